@@ -1,0 +1,1 @@
+//! Shared helpers for roomcast's criterion benches (in progress).

@@ -1,0 +1,63 @@
+//! The crate's one error type.
+
+use std::fmt;
+
+/// Everything an engine operation can refuse.
+///
+/// Every variant is the caller's input being refused: no variant means the engine is
+/// broken, and an error never leaves the engine half-changed. Variants that reject
+/// values hand them back (the unknown ids, the bad name) so the caller can report
+/// them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Error {
+    /// A room name was empty or longer than the engine's limit (in bytes). Holds the
+    /// name's length in bytes and the limit.
+    InvalidRoomName {
+        /// Length of the refused name in bytes.
+        len: usize,
+        /// The configured maximum.
+        max: usize,
+    },
+    /// A string that should have been a socket id is not one (wrong length,
+    /// alphabet, or a shard this engine does not have). Holds the string.
+    MalformedSocketId(String),
+    /// Socket ids that are well-formed but not connected (Sails:
+    /// `NO_SUCH_SOCKET`). For `emit` this means nothing was sent to anyone.
+    UnknownSockets(Vec<String>),
+    /// An event name the server must never emit (see
+    /// [`RESERVED_EVENTS`](crate::wire::RESERVED_EVENTS)).
+    ReservedEvent(String),
+    /// A namespace name that does not start with `/` or contains a comma.
+    InvalidNamespace(String),
+    /// A resourceful pub/sub record id was empty (an empty string, or a JSON value
+    /// that is neither a string nor a number).
+    InvalidRecordId(String),
+    /// A model identity was empty or not usable in a room name.
+    InvalidIdentity(String),
+    /// A value given to be sent could not be serialized to JSON.
+    Serialize(String),
+    /// The shard this operation needed has stopped (its receiver was dropped).
+    ShardGone(usize),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::InvalidRoomName { len: 0, .. } => f.write_str("room name is empty"),
+            Error::InvalidRoomName { len, max } => {
+                write!(f, "room name is {len} bytes long; the limit is {max}")
+            }
+            Error::MalformedSocketId(s) => write!(f, "not a socket id: {s:?}"),
+            Error::UnknownSockets(ids) => write!(f, "no such socket: {}", ids.join(", ")),
+            Error::ReservedEvent(e) => write!(f, "event name {e:?} is reserved by Socket.IO"),
+            Error::InvalidNamespace(n) => write!(f, "invalid namespace {n:?}"),
+            Error::InvalidRecordId(s) => write!(f, "invalid record id {s}"),
+            Error::InvalidIdentity(s) => write!(f, "invalid model identity {s:?}"),
+            Error::Serialize(e) => write!(f, "cannot serialize data: {e}"),
+            Error::ShardGone(i) => write!(f, "shard {i} has stopped"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
