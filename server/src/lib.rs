@@ -5,5 +5,6 @@
 
 pub mod eio;
 pub mod handshake;
+pub mod session;
 pub mod sio;
 pub mod ws;
