@@ -37,8 +37,10 @@ pub enum Error {
     InvalidIdentity(String),
     /// A value given to be sent could not be serialized to JSON.
     Serialize(String),
-    /// The shard this operation needed has stopped (its receiver was dropped).
+    /// There is no shard with this index.
     ShardGone(usize),
+    /// The shard already holds its configured maximum of sockets.
+    ShardFull(usize),
 }
 
 impl fmt::Display for Error {
@@ -55,7 +57,8 @@ impl fmt::Display for Error {
             Error::InvalidRecordId(s) => write!(f, "invalid record id {s}"),
             Error::InvalidIdentity(s) => write!(f, "invalid model identity {s:?}"),
             Error::Serialize(e) => write!(f, "cannot serialize data: {e}"),
-            Error::ShardGone(i) => write!(f, "shard {i} has stopped"),
+            Error::ShardGone(i) => write!(f, "no shard {i}"),
+            Error::ShardFull(i) => write!(f, "shard {i} is full"),
         }
     }
 }

@@ -158,7 +158,9 @@ impl Frame {
         }
         out.put_u8(b']');
         debug_assert_eq!(out.len(), frame_header_len(payload_len) + payload_len);
-        Ok(Frame { bytes: out.freeze() })
+        Ok(Frame {
+            bytes: out.freeze(),
+        })
     }
 
     /// Like [`Frame::event_raw`], serializing `data` with `serde_json` first.
@@ -298,7 +300,10 @@ mod tests {
             assert_eq!(p.len(), len);
             assert_eq!(used, f.len());
         }
-        assert_eq!(&encode_frame(OP_TEXT, &[b'a'; 126])[..4], &[0x81, 126, 0, 126]);
+        assert_eq!(
+            &encode_frame(OP_TEXT, &[b'a'; 126])[..4],
+            &[0x81, 126, 0, 126]
+        );
         assert_eq!(
             &encode_frame(OP_BINARY, &vec![0; 65536])[..10],
             &[0x82, 127, 0, 0, 0, 0, 0, 1, 0, 0]
@@ -355,6 +360,9 @@ mod tests {
         s.extend_from_slice(Frame::text("3").as_bytes());
         s.extend_from_slice(Frame::event_raw("/", "a", Some("1")).unwrap().as_bytes());
         s.extend_from_slice(&[0x81, 5, b'x']); // incomplete
-        assert_eq!(split_frames(&s), vec!["3".to_owned(), r#"42["a",1]"#.to_owned()]);
+        assert_eq!(
+            split_frames(&s),
+            vec!["3".to_owned(), r#"42["a",1]"#.to_owned()]
+        );
     }
 }

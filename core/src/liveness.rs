@@ -1,0 +1,57 @@
+//! The lock-free "is this id connected?" table of one shard.
+//!
+//! One `AtomicU64` per slot holds the token of the socket that is live in it (0 when
+//! none). The owning shard stores with `Release` when a socket connects or
+//! disconnects; any thread loads with `Acquire` and compares with the token of the
+//! id it holds. The table grows in fixed chunks created on first use
+//! ([`OnceLock`]), so a reader never waits on a lock and a chunk never moves.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+
+const CHUNK_BITS: u32 = 10;
+const CHUNK: usize = 1 << CHUNK_BITS;
+
+/// Per-shard table of live tokens; see the module docs.
+#[derive(Debug)]
+pub(crate) struct LivenessTable {
+    chunks: Box<[OnceLock<Box<[AtomicU64]>>]>,
+}
+
+impl LivenessTable {
+    /// A table for slots `0..capacity`.
+    pub(crate) fn new(capacity: u32) -> LivenessTable {
+        let n = (capacity as usize).div_ceil(CHUNK).max(1);
+        LivenessTable {
+            chunks: (0..n).map(|_| OnceLock::new()).collect(),
+        }
+    }
+
+    fn cell(&self, slot: u32) -> Option<&AtomicU64> {
+        let chunk = self.chunks.get((slot >> CHUNK_BITS) as usize)?.get()?;
+        chunk.get(slot as usize & (CHUNK - 1))
+    }
+
+    /// Whether `token` is live in `slot`.
+    pub(crate) fn is_live(&self, slot: u32, token: u64) -> bool {
+        token != 0
+            && self
+                .cell(slot)
+                .is_some_and(|c| c.load(Ordering::Acquire) == token)
+    }
+
+    /// Sets the token of `slot` (0 clears it). Only the owning shard calls this.
+    pub(crate) fn set(&self, slot: u32, token: u64) {
+        let Some(lock) = self.chunks.get((slot >> CHUNK_BITS) as usize) else {
+            debug_assert!(false, "slot {slot} beyond the table");
+            return;
+        };
+        let chunk = lock.get_or_init(|| (0..CHUNK).map(|_| AtomicU64::new(0)).collect());
+        chunk[slot as usize & (CHUNK - 1)].store(token, Ordering::Release);
+    }
+
+    /// The token stored for `slot` (0 if none), for the invariant checker.
+    pub(crate) fn get(&self, slot: u32) -> u64 {
+        self.cell(slot).map_or(0, |c| c.load(Ordering::Acquire))
+    }
+}
