@@ -1184,8 +1184,18 @@ impl Shard {
                 self.room_index.len()
             ));
         }
-        if !self.palette.dirty.is_empty() || !self.palette.frames.is_empty() {
-            return Err("frames pending outside a tick (call drain)".to_owned());
+        for (slot, link) in self.palette.links.iter().enumerate() {
+            if link.head != NIL && !self.palette.dirty.contains(&(slot as u32)) {
+                return Err(format!("slot {slot} has pending frames but is not dirty"));
+            }
+            let mut e = link.head;
+            while e != NIL {
+                let entry = self.palette.arena[e as usize];
+                if entry.frame as usize >= self.palette.frames.len() {
+                    return Err(format!("slot {slot} pends frame {} beyond the palette", entry.frame));
+                }
+                e = entry.next;
+            }
         }
         Ok(())
     }
@@ -1198,6 +1208,12 @@ impl sealed::Dispatch for Shard {
     }
     fn dispatch(&mut self, shard: usize, op: Op) {
         if shard == self.index() {
+            // Operations this thread sent earlier through the engine may still be
+            // in our channel: apply them first, so one thread's operations keep
+            // their order whichever handle it used.
+            while let Ok(queued) = self.rx.try_recv() {
+                self.apply(queued);
+            }
             self.apply(op);
         } else {
             self.engine.send(shard, op);
