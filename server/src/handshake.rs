@@ -867,7 +867,8 @@ mod tests {
     fn engine_errors_in_order() {
         use EngineErrorCode::*;
         let h = ws_headers();
-        let cases: &[(&str, &str, &[(&str, &str)], EngineErrorCode)] = &[
+        type Case<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)], EngineErrorCode);
+        let cases: &[Case<'_>] = &[
             ("GET", "/socket.io/?EIO=4", &h, TransportUnknown),
             (
                 "GET",

@@ -190,12 +190,18 @@ impl EventName {
 
 /// One JSON value kept as its original text (validated, surrounding whitespace
 /// trimmed). Compares by text.
-#[derive(Debug, Clone)]
-pub struct RawJson(Box<RawValue>);
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RawJson(Box<str>);
 
 impl RawJson {
     fn from_raw(raw: &RawValue) -> RawJson {
-        RawJson(raw.to_owned())
+        RawJson(raw.get().into())
+    }
+
+    /// The empty object `{}`.
+    #[must_use]
+    pub fn empty_object() -> RawJson {
+        RawJson("{}".into())
     }
 
     /// Parses and validates JSON text.
@@ -212,23 +218,9 @@ impl RawJson {
     /// The JSON text.
     #[must_use]
     pub fn as_str(&self) -> &str {
-        self.0.get()
-    }
-
-    /// The boxed raw value.
-    #[must_use]
-    pub fn into_inner(self) -> Box<RawValue> {
-        self.0
+        &self.0
     }
 }
-
-impl PartialEq for RawJson {
-    fn eq(&self, other: &Self) -> bool {
-        self.as_str() == other.as_str()
-    }
-}
-
-impl Eq for RawJson {}
 
 impl fmt::Display for RawJson {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
