@@ -537,11 +537,14 @@ pub(crate) mod ops {
         err.map_or(Ok(out), Err)
     }
 
+    /// Socket ids grouped by the shard that owns them.
+    type ShardGroups = Vec<(usize, Vec<SocketId>)>;
+
     /// Splits ids into the connected ones, grouped by shard, and the unknown ones.
     fn by_shard(
         engine: &Engine,
         sockets: &dyn ToSocketIds,
-    ) -> Result<(Vec<(usize, Vec<SocketId>)>, Vec<SocketId>), Error> {
+    ) -> Result<(ShardGroups, Vec<SocketId>), Error> {
         let mut ids = Vec::new();
         sockets.push_socket_ids(&mut ids)?;
         let mut groups: Vec<(usize, Vec<SocketId>)> = Vec::new();

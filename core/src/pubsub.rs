@@ -255,7 +255,7 @@ impl<T: Target> Model<T> {
             .field("id", id)?
             .field("data", data)?
             .finish();
-        self.to_record(id, &json, omit)
+        self.send_to_record(id, &json, omit)
     }
 
     /// `Model.publish(ids, data, req?)`: `data` as is to the subscribers of every
@@ -321,7 +321,7 @@ impl<T: Target> Model<T> {
             w = w.field("previous", p)?;
         }
         let json = w.finish();
-        self.to_record(id, &json, omit)
+        self.send_to_record(id, &json, omit)
     }
 
     /// A record was destroyed: `{"verb":"destroyed","id":…,"previous":…}` to its
@@ -344,7 +344,7 @@ impl<T: Target> Model<T> {
             w = w.field("previous", p)?;
         }
         let json = w.finish();
-        self.to_record(id, &json, omit)?;
+        self.send_to_record(id, &json, omit)?;
         let record = self.record_room(id);
         ops::room_to_rooms(&mut self.target, &record, &record, false)
     }
@@ -368,7 +368,7 @@ impl<T: Target> Model<T> {
             .field("attribute", attribute)?
             .field("addedId", added_id)?
             .finish();
-        self.to_record(id, &json, omit)
+        self.send_to_record(id, &json, omit)
     }
 
     /// A record was unlinked from another:
@@ -391,10 +391,10 @@ impl<T: Target> Model<T> {
             .field("attribute", attribute)?
             .field("removedId", removed_id)?
             .finish();
-        self.to_record(id, &json, omit)
+        self.send_to_record(id, &json, omit)
     }
 
-    fn to_record(
+    fn send_to_record(
         &mut self,
         id: &RecordId,
         json: &str,

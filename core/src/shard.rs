@@ -1192,7 +1192,10 @@ impl Shard {
             while e != NIL {
                 let entry = self.palette.arena[e as usize];
                 if entry.frame as usize >= self.palette.frames.len() {
-                    return Err(format!("slot {slot} pends frame {} beyond the palette", entry.frame));
+                    return Err(format!(
+                        "slot {slot} pends frame {} beyond the palette",
+                        entry.frame
+                    ));
                 }
                 e = entry.next;
             }

@@ -100,7 +100,11 @@ impl Model {
     }
     fn send(&mut self, to: impl IntoIterator<Item = SocketId>, payload: &str) {
         for id in to {
-            self.sockets.get_mut(&id).unwrap().pending.push(payload.to_owned());
+            self.sockets
+                .get_mut(&id)
+                .unwrap()
+                .pending
+                .push(payload.to_owned());
         }
     }
 }
@@ -201,7 +205,9 @@ impl World {
                 );
             }
             Op::Disconnect(s) => {
-                let Some(id) = self.pick_socket(*s) else { return };
+                let Some(id) = self.pick_socket(*s) else {
+                    return;
+                };
                 let was = self.model.sockets[&id].live;
                 // Disconnect through the owner (as the server does) or the engine.
                 let done = match via {
@@ -239,9 +245,17 @@ impl World {
                 let ids: Vec<SocketId> = ss.iter().filter_map(|s| self.pick_socket(*s)).collect();
                 let name = self.room_name(r);
                 let join = matches!(op, Op::Join(..));
-                let unknown = issue!(|t| if join { t.join(ids.as_slice(), &name) } else { t.leave(ids.as_slice(), &name) })
-                    .unwrap();
-                let mut expect: Vec<SocketId> = ids.iter().copied().filter(|i| !self.model.sockets[i].live).collect();
+                let unknown = issue!(|t| if join {
+                    t.join(ids.as_slice(), &name)
+                } else {
+                    t.leave(ids.as_slice(), &name)
+                })
+                .unwrap();
+                let mut expect: Vec<SocketId> = ids
+                    .iter()
+                    .copied()
+                    .filter(|i| !self.model.sockets[i].live)
+                    .collect();
                 expect.dedup();
                 let mut got = unknown.clone();
                 got.sort();
@@ -310,7 +324,8 @@ impl World {
                 issue!(|t| t.leave_all(&name, opts)).unwrap();
                 for id in self.model.members(&name) {
                     let s = self.model.sockets.get_mut(&id).unwrap();
-                    s.rooms.retain(|room| !opts.include_source_room && room == &name);
+                    s.rooms
+                        .retain(|room| !opts.include_source_room && room == &name);
                     if opts.include_socket_rooms {
                         s.own_room = false;
                     }
@@ -342,7 +357,9 @@ impl World {
             while shard.process_ops() > 0 {}
         }
         for shard in &self.shards {
-            shard.validate().unwrap_or_else(|e| panic!("shard {}: {e}", shard.index()));
+            shard
+                .validate()
+                .unwrap_or_else(|e| panic!("shard {}: {e}", shard.index()));
         }
         for (id, m) in &self.model.sockets {
             let shard = &self.shards[id.shard() as usize];
@@ -361,7 +378,11 @@ impl World {
         }
         for r in 0..5 {
             let name = format!("room{r}");
-            let got: BTreeSet<SocketId> = self.shards.iter().flat_map(|s| s.room_members(&name)).collect();
+            let got: BTreeSet<SocketId> = self
+                .shards
+                .iter()
+                .flat_map(|s| s.room_members(&name))
+                .collect();
             assert_eq!(got, self.model.members(&name), "{name}");
         }
     }
@@ -427,7 +448,10 @@ fn leave_all_keeps_source_room_when_asked() {
         },
     )
     .unwrap();
-    assert_eq!(s.rooms_of(a).unwrap(), vec![a.to_string(), "src".to_owned()]);
+    assert_eq!(
+        s.rooms_of(a).unwrap(),
+        vec![a.to_string(), "src".to_owned()]
+    );
     s.leave_all(
         "src",
         LeaveAllOptions {
