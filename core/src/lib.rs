@@ -82,6 +82,8 @@ pub mod engine;
 mod error;
 pub mod id;
 mod liveness;
+#[doc(hidden)]
+pub mod model_check;
 pub mod pubsub;
 mod room_set;
 mod runner;
