@@ -725,8 +725,10 @@ pub fn encode_connect(version: EioVersion, nsp: &str, sid: &str) -> Result<Strin
 }
 
 /// CONNECT_ERROR. v5: `44/nsp,{"message":…,"data":…}` (`data` omitted when `None`).
-/// v4 (EIO3) clients get `err.data || err.message`: the raw `data` if given, else
-/// the message as a JSON string (PROTOCOL-NOTES §2.5). `data` is raw JSON.
+/// v4 (EIO3) clients get `err.data || err.message`: the raw `data` if it is an
+/// object or a non-empty string, else the message as a JSON string (PROTOCOL-NOTES
+/// §2.5; other JSON types would not decode as an ERROR payload, and a number would
+/// even read as an ack id). `data` is raw JSON.
 ///
 /// # Errors
 ///
@@ -756,7 +758,7 @@ pub fn encode_connect_error(
             }
             s.push('}');
         }
-        (EioVersion::V3, Some(d)) if d != "null" && d != "false" && d != "0" && d != "\"\"" => {
+        (EioVersion::V3, Some(d)) if d.starts_with('{') || (d.starts_with('"') && d != "\"\"") => {
             s.push_str(d);
         }
         (EioVersion::V3, _) => s.push_str(&json_string(message)),
@@ -1116,6 +1118,15 @@ mod tests {
         assert_eq!(
             encode_connect_error(V3, "/random", "Invalid namespace", None).unwrap(),
             "44/random,\"Invalid namespace\""
+        );
+        // v3: data that is not an object or a string falls back to the message
+        assert_eq!(
+            encode_connect_error(V3, "/", "m", Some("5")).unwrap(),
+            "44\"m\""
+        );
+        assert_eq!(
+            encode_connect_error(V3, "/", "m", Some("\"why\"")).unwrap(),
+            "44\"why\""
         );
         assert_eq!(encode_disconnect("/").unwrap(), "41");
         assert_eq!(encode_disconnect("/admin").unwrap(), "41/admin,");
