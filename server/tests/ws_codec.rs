@@ -630,3 +630,27 @@ fn decoder_reports_control_frames_and_close_frames() {
     assert_eq!((frame.code, frame.reason.as_str()), (1000, "ok"));
     assert!(!decoder.is_mid_message());
 }
+
+#[test]
+fn transport_loss_ends_an_open_session_with_1006_once() {
+    let mut session = WsSession::new(WsConfig::default());
+    assert_eq!(
+        session.on_transport_closed(),
+        Some(WsEvent::Closed {
+            code: 1006,
+            reason: String::new(),
+            initiator: CloseInitiator::Peer,
+        })
+    );
+    assert_eq!(session.state(), CloseState::Terminated);
+    assert!(session.should_close_tcp());
+    assert_eq!(session.on_transport_closed(), None);
+    let mut input = BytesMut::from(&text("late")[..]);
+    assert_eq!(session.poll_event(&mut input), None);
+
+    // After a completed handshake there is nothing more to report.
+    let mut session = WsSession::new(WsConfig::default());
+    let mut input = BytesMut::from(&client_frame(true, 0, OP_CLOSE, b"")[..]);
+    assert!(session.poll_event(&mut input).is_some());
+    assert_eq!(session.on_transport_closed(), None);
+}

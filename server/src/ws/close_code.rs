@@ -18,6 +18,10 @@ pub const CLOSE_TRY_AGAIN_LATER: u16 = 1013;
 /// 1005: "no status code", never on the wire: what a close without a payload means.
 pub const CLOSE_NO_STATUS: u16 = 1005;
 
+/// 1006: abnormal closure, never on the wire: the TCP connection ended without a
+/// close handshake.
+pub const CLOSE_ABNORMAL: u16 = 1006;
+
 /// The longest close reason: a control payload of 125 bytes minus the 2-byte code.
 pub const MAX_CLOSE_REASON: usize = 123;
 

@@ -71,9 +71,9 @@ mod utf8_stream;
 
 pub use accept_key::accept_key;
 pub use close_code::{
-    encode_close, encode_empty_close, is_valid_received_close_code, CLOSE_GOING_AWAY,
-    CLOSE_INTERNAL_ERROR, CLOSE_NORMAL, CLOSE_NO_STATUS, CLOSE_POLICY, CLOSE_TRY_AGAIN_LATER,
-    MAX_CLOSE_REASON,
+    encode_close, encode_empty_close, is_valid_received_close_code, CLOSE_ABNORMAL,
+    CLOSE_GOING_AWAY, CLOSE_INTERNAL_ERROR, CLOSE_NORMAL, CLOSE_NO_STATUS, CLOSE_POLICY,
+    CLOSE_TRY_AGAIN_LATER, MAX_CLOSE_REASON,
 };
 pub use error::{WsError, CLOSE_INVALID_PAYLOAD, CLOSE_MESSAGE_TOO_BIG, CLOSE_PROTOCOL_ERROR};
 pub use frame_header::{FrameHeader, MAX_HEADER_LEN};

@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 use bytes::{Bytes, BytesMut};
 use roomcast::wire::{encode_frame, OP_PONG};
 
-use super::close_code::{encode_close, encode_empty_close, CLOSE_NO_STATUS};
+use super::close_code::{encode_close, encode_empty_close, CLOSE_ABNORMAL, CLOSE_NO_STATUS};
 use super::{Inbound, MessageDecoder, WsError};
 
 /// The default maximum message size: 1 MiB (Engine.IO's `maxHttpBufferSize` is
@@ -34,6 +34,7 @@ impl Default for WsConfig {
 ///  Active ──peer's close──▶ ClosedByPeer       (our reply queued)
 ///  Active ──close()──────▶ ClosedByUs ──peer's close──▶ CloseAcknowledged
 ///  Active | ClosedByUs ──protocol error──▶ Failed  (a close frame queued in Active)
+///  any ──on_transport_closed()──▶ Terminated
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CloseState {
@@ -49,6 +50,8 @@ pub enum CloseState {
     /// The peer broke the protocol; a close frame with the error's code is queued
     /// (unless we had sent ours already) and nothing more is read.
     Failed,
+    /// The TCP connection is gone ([`WsSession::on_transport_closed`]).
+    Terminated,
 }
 
 /// Who started the close handshake.
@@ -165,7 +168,10 @@ impl WsSession {
     pub fn should_close_tcp(&self) -> bool {
         matches!(
             self.state,
-            CloseState::ClosedByPeer | CloseState::CloseAcknowledged | CloseState::Failed
+            CloseState::ClosedByPeer
+                | CloseState::CloseAcknowledged
+                | CloseState::Failed
+                | CloseState::Terminated
         )
     }
 
@@ -198,6 +204,24 @@ impl WsSession {
             self.sent_close = Some((code, reason.to_owned()));
         }
         Ok(())
+    }
+
+    /// Records that the TCP connection is gone (EOF, reset, or closed by the
+    /// caller). Returns [`WsEvent::Closed`] with code 1006 (abnormal closure,
+    /// [`CloseInitiator::Peer`]) if the close handshake had not run (`Active` or
+    /// `ClosedByUs`), so that every connection ends with exactly one `Closed` or
+    /// `Failed` event; `None` if it had already ended.
+    pub fn on_transport_closed(&mut self) -> Option<WsEvent> {
+        let was = std::mem::replace(&mut self.state, CloseState::Terminated);
+        self.transmit.clear();
+        match was {
+            CloseState::Active | CloseState::ClosedByUs => Some(WsEvent::Closed {
+                code: CLOSE_ABNORMAL,
+                reason: String::new(),
+                initiator: CloseInitiator::Peer,
+            }),
+            _ => None,
+        }
     }
 
     /// Decodes what the peer sent from the front of `input` (consuming it) and
