@@ -16,7 +16,11 @@ fuzz_target!(|data: &[u8]| {
         Some((f, rest)) => (*f, rest),
         None => return,
     };
-    let version = if flags & 1 == 0 { EioVersion::V4 } else { EioVersion::V3 };
+    let version = if flags & 1 == 0 {
+        EioVersion::V4
+    } else {
+        EioVersion::V3
+    };
     let _ = eio::decode_binary(version, data);
     if let Ok(s) = std::str::from_utf8(data) {
         let _ = eio::decode_text(version, s);
@@ -51,8 +55,14 @@ fuzz_target!(|data: &[u8]| {
                         let _ = s.refuse(&nsp, "Invalid namespace", None);
                     }
                 }
-                SessionEvent::Event { nsp, ack_id: Some(id), args, .. } => {
-                    s.ack(&nsp, id, args.as_str(), &[]).expect("ack on a joined namespace");
+                SessionEvent::Event {
+                    nsp,
+                    ack_id: Some(id),
+                    args,
+                    ..
+                } => {
+                    s.ack(&nsp, id, args.as_str(), &[])
+                        .expect("ack on a joined namespace");
                 }
                 _ => {}
             }

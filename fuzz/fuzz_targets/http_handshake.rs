@@ -15,7 +15,11 @@ fuzz_target!(|data: &[u8]| {
     };
     let cfg = HandshakeConfig {
         allow_eio3: flags & 1 == 0,
-        path: if flags & 2 == 0 { "/socket.io/".into() } else { "/x".into() },
+        path: if flags & 2 == 0 {
+            "/socket.io/".into()
+        } else {
+            "/x".into()
+        },
         max_head_bytes: if flags & 4 == 0 { 16 * 1024 } else { 256 },
         max_headers: if flags & 8 == 0 { 64 } else { 4 },
     };
@@ -41,7 +45,9 @@ fuzz_target!(|data: &[u8]| {
                 }
             };
             assert!(head_len <= data.len());
-            let again = cfg.process(&data[..head_len]).expect("same head parses again");
+            let again = cfg
+                .process(&data[..head_len])
+                .expect("same head parses again");
             assert_eq!(again, Some(c));
             if head_len > 0 {
                 assert_eq!(cfg.process(&data[..head_len - 1]).ok().flatten(), None);

@@ -34,7 +34,13 @@ enum Op {
     /// Refuse the oldest pending CONNECT.
     Refuse(String, Option<String>),
     /// Emit on a joined namespace.
-    Emit { nsp: u8, name: String, args: String, id: Option<u32>, attachments: u8 },
+    Emit {
+        nsp: u8,
+        name: String,
+        args: String,
+        id: Option<u32>,
+        attachments: u8,
+    },
     /// Ack on a joined namespace.
     Ack { nsp: u8, id: u32, args: String },
     /// Server-side disconnect of a namespace.
@@ -60,10 +66,14 @@ fn client_check(version: EioVersion, dec: &mut Decoder, m: &WsMessage) {
             eio::Packet::Binary(b) => dec.decode_binary(Bytes::from(b.into_owned())).map(|_| ()),
             _ => Ok(()),
         },
-        WsMessage::Binary(b) => match eio::decode_binary(version, b).expect("server binary decodes") {
-            eio::Packet::Binary(b) => dec.decode_binary(Bytes::from(b.into_owned())).map(|_| ()),
-            _ => Ok(()),
-        },
+        WsMessage::Binary(b) => {
+            match eio::decode_binary(version, b).expect("server binary decodes") {
+                eio::Packet::Binary(b) => {
+                    dec.decode_binary(Bytes::from(b.into_owned())).map(|_| ())
+                }
+                _ => Ok(()),
+            }
+        }
     };
     // The client decoder is v3-style (no reserved-name check) so server-side
     // names are accepted whatever the version; placeholders must be in range.
@@ -73,7 +83,11 @@ fn client_check(version: EioVersion, dec: &mut Decoder, m: &WsMessage) {
 }
 
 fuzz_target!(|input: Input| {
-    let version = if input.v3 { EioVersion::V3 } else { EioVersion::V4 };
+    let version = if input.v3 {
+        EioVersion::V3
+    } else {
+        EioVersion::V4
+    };
     for v in [EioVersion::V3, EioVersion::V4] {
         let _ = sio::decode_packet(v, 10, &input.raw);
     }
@@ -96,7 +110,13 @@ fuzz_target!(|input: Input| {
     for op in input.ops.into_iter().take(64) {
         match op {
             Op::Text(t) => s.handle_text(&t, now),
-            Op::Packet { kind, attachments, nsp, id, json } => {
+            Op::Packet {
+                kind,
+                attachments,
+                nsp,
+                id,
+                json,
+            } => {
                 let mut t = format!("4{}", kind % 8);
                 if let Some(n) = attachments {
                     t.push_str(&format!("{}-", n % 12));
@@ -133,7 +153,13 @@ fuzz_target!(|input: Input| {
                     let _ = s.refuse(&nsp, &msg, data.as_deref());
                 }
             }
-            Op::Emit { nsp, name, args, id, attachments } => {
+            Op::Emit {
+                nsp,
+                name,
+                args,
+                id,
+                attachments,
+            } => {
                 let nsp = NSPS[usize::from(nsp) % NSPS.len()];
                 let n = usize::from(attachments % 4);
                 let atts: Vec<Bytes> = (0..n).map(|i| Bytes::from(vec![i as u8; i])).collect();

@@ -13,6 +13,14 @@
 //! [`decode_text`] and [`decode_binary`] parse inbound messages into [`Packet`];
 //! the `encode_*` functions and [`WsMessage`] build outbound ones. These are payloads of
 //! WebSocket messages, not frames: the caller frames them.
+//!
+//! ```
+//! use roomcast_server::eio::{decode_binary, decode_text, EioVersion, Packet};
+//! assert_eq!(decode_text(EioVersion::V4, "42[\"hey\"]"), Ok(Packet::Message("2[\"hey\"]")));
+//! assert!(matches!(decode_text(EioVersion::V4, "bAQID"), Ok(Packet::Binary(b)) if b[..] == [1, 2, 3]));
+//! assert!(matches!(decode_binary(EioVersion::V3, &[4, 1, 2, 3]), Ok(Packet::Binary(b)) if b[..] == [1, 2, 3]));
+//! assert!(decode_text(EioVersion::V4, "abc").is_err()); // closes with "parse error"
+//! ```
 
 use std::borrow::Cow;
 use std::fmt;

@@ -46,6 +46,34 @@
 //! Buffers are bounded: at most `max_namespaces` namespaces, at most one binary
 //! packet under reassembly with at most `max_attachments` attachments, and each
 //! input yields a bounded number of transmits and events (the caller drains them).
+//!
+//! # Example
+//!
+//! ```
+//! use roomcast_server::eio::{EioVersion, WsMessage};
+//! use roomcast_server::session::{Session, SessionConfig, SessionEvent};
+//!
+//! let mut s = Session::new(EioVersion::V4, SessionConfig::default(), "ENGINE".into(), false, 0);
+//! assert!(matches!(s.poll_transmit(), Some(WsMessage::Text(t)) if t.starts_with("0{\"sid\":\"ENGINE\"")));
+//!
+//! s.handle_text("40", 5); // the client asks for "/"
+//! let Some(SessionEvent::ConnectRequest { nsp, auth }) = s.poll_event() else { panic!() };
+//! assert_eq!((nsp.as_str(), auth.as_str()), ("/", "{}"));
+//! s.accept("/", "SOCKET").unwrap();
+//! assert_eq!(s.poll_transmit(), Some(WsMessage::Text(r#"40{"sid":"SOCKET"}"#.into())));
+//!
+//! s.handle_text(r#"421["echo",{"b":1,"a":2}]"#, 10); // an event asking for ack 1
+//! let Some(SessionEvent::Event { nsp, ack_id: Some(id), args, .. }) = s.poll_event() else { panic!() };
+//! s.ack(&nsp, id, args.as_str(), &[]).unwrap();
+//! assert_eq!(s.poll_transmit(), Some(WsMessage::Text(r#"431[{"b":1,"a":2}]"#.into())));
+//!
+//! // the server pings pingInterval after OPEN; no pong within pingTimeout closes
+//! assert_eq!(s.next_deadline(), Some(25_000));
+//! s.handle_timeout(25_000);
+//! assert_eq!(s.poll_transmit(), Some(WsMessage::Text("2".into())));
+//! s.handle_timeout(45_000);
+//! assert!(matches!(s.poll_event(), Some(SessionEvent::Close { .. })));
+//! ```
 
 use std::collections::VecDeque;
 use std::fmt;

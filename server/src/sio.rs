@@ -26,6 +26,16 @@
 //!   include the Engine.IO `4` prefix: `40{"sid":"…"}`, `43<id>[…]`, …
 //!
 //! Every decoding error is fatal to the engine connection (socket.io closes it).
+//!
+//! ```
+//! use roomcast_server::eio::EioVersion;
+//! use roomcast_server::sio::{decode_packet, encode_ack, PacketData};
+//! let (p, attachments) = decode_packet(EioVersion::V4, 10, r#"2/admin,13["save",{"z":1,"a":2.50}]"#).unwrap();
+//! assert_eq!((p.nsp.as_str(), attachments), ("/admin", 0));
+//! let PacketData::Event { name, args, id, .. } = p.data else { unreachable!() };
+//! assert_eq!((name.as_str(), args.as_str(), id), ("save", r#"[{"z":1,"a":2.50}]"#, Some(13)));
+//! assert_eq!(encode_ack("/admin", 13, args.as_str()).unwrap(), r#"43/admin,13[{"z":1,"a":2.50}]"#);
+//! ```
 
 use std::fmt;
 

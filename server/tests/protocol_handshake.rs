@@ -204,10 +204,8 @@ proptest! {
     #[test]
     fn arbitrary_bytes_never_panic(data in proptest::collection::vec(any::<u8>(), 0..512)) {
         let cfg = HandshakeConfig::default();
-        if let Ok(Some(c)) = cfg.process(&data) {
-            if let Classified::Rejected(e) = c {
-                let _ = e.response();
-            }
+        if let Ok(Some(Classified::Rejected(e))) = cfg.process(&data) {
+            let _ = e.response();
         }
         let _ = parse_request(&data, 64, 4);
     }
