@@ -15,6 +15,8 @@
 //!   [`crate::session::Session`].
 //! * `Ok(Some(Classified::Upgrade(..)))`: a valid WebSocket upgrade on another path;
 //!   the caller decides (for example an Engine.IO echo on `/engine.io/`, or a 404).
+//!   To apply the Engine.IO checks there too, classify the request again with a
+//!   second config whose `path` is `/engine.io/`.
 //! * `Ok(Some(Classified::Http(..)))`: a plain HTTP request (admin API, health,
 //!   metrics, static page). [`Request::head_len`] tells where the body starts.
 //! * `Ok(Some(Classified::Rejected(..)))` or `Err(..)`: write
@@ -26,7 +28,9 @@
 //! `{"code":0,"message":"Transport unknown"}`. The checks run in engine.io's order:
 //! transport, sid, method, upgrade, protocol version. WebSocket-level problems
 //! (bad `Sec-WebSocket-Key`, version other than 13, ...) get plain-text 400 / 426
-//! answers. permessage-deflate is never negotiated.
+//! answers. permessage-deflate is never negotiated. Not copied from Node: the
+//! `Origin` character check and `allowRequest` (the caller may refuse an accepted
+//! upgrade with [`EngineErrorCode::Forbidden`]).
 //!
 //! ```
 //! use roomcast_server::handshake::{Classified, HandshakeConfig};
