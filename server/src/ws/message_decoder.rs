@@ -244,16 +244,28 @@ impl MessageDecoder {
         if n == 0 && frame.read < frame.len {
             return Ok(DataProgress::NeedMore);
         }
-        let mut chunk = buf.split_to(n);
-        apply_mask(&mut chunk, frame.mask, frame.read);
+        let offset = frame.read;
         frame.read += n;
         let frame_done = frame.read == frame.len;
         match message {
-            PartialMessage::Text(text) => {
-                text.push(&chunk).map_err(|_| WsError::InvalidUtf8)?;
+            // A whole frame that starts a binary message: hand over its bytes
+            // without copying them.
+            PartialMessage::Binary(bin) if bin.is_empty() && frame_done => {
+                let mut chunk = buf.split_to(n);
+                apply_mask(&mut chunk, frame.mask, offset);
+                *bin = chunk;
             }
-            PartialMessage::Binary(bin) if bin.is_empty() && frame_done => *bin = chunk,
-            PartialMessage::Binary(bin) => bin.extend_from_slice(&chunk),
+            PartialMessage::Binary(bin) => {
+                apply_mask(&mut buf[..n], frame.mask, offset);
+                bin.extend_from_slice(&buf[..n]);
+                buf.advance(n);
+            }
+            PartialMessage::Text(text) => {
+                apply_mask(&mut buf[..n], frame.mask, offset);
+                let pushed = text.push(&buf[..n]);
+                buf.advance(n);
+                pushed.map_err(|_| WsError::InvalidUtf8)?;
+            }
         }
         if !frame_done {
             return Ok(DataProgress::NeedMore);
