@@ -33,6 +33,22 @@
 //!   big); the session fails the connection with it by itself.
 //! * **No extensions** are negotiated (no permessage-deflate), so RSV1-3 must be
 //!   clear.
+//! * **Copies.** A text message is copied once, into its `String`, while it is
+//!   validated (so it is never validated twice and no unchecked conversion is
+//!   needed: the crate forbids `unsafe`). A binary message that arrives as one
+//!   whole frame is handed out without a copy, as a slice of the read buffer
+//!   (which it then keeps alive); fragments are appended.
+//!
+//! # Conformance and measurements
+//!
+//! `scripts/autobahn.sh` runs the Autobahn|Testsuite fuzzingclient against
+//! `examples/echo.rs` (release, `STRICT_CLOSE=1`): cases 1-8 and 10, 247 passed
+//! (244 OK, 3 INFORMATIONAL: 7.1.6, 7.13.1, 7.13.2; 6.4.x strict thanks to fail
+//! fast); 9.*, 54 of 54 OK. `tests/ws_differential.rs` checks the session against
+//! tungstenite on random frame streams cut at random points. On this 2-core
+//! machine the unmasking fast path runs at about 18× the byte loop (tens of GB/s
+//! on a cached 1 MiB buffer), and decoding 92-byte masked text frames costs about
+//! 40 ns each.
 //!
 //! # Example
 //!
