@@ -25,7 +25,10 @@ fn run(max: usize, pieces: &[&[u8]]) -> (Vec<WsEvent>, Vec<u8>) {
         input.extend_from_slice(piece);
         while let Some(event) = session.poll_event(&mut input) {
             assert!(
-                !matches!(events.last(), Some(WsEvent::Closed { .. } | WsEvent::Failed(_))),
+                !matches!(
+                    events.last(),
+                    Some(WsEvent::Closed { .. } | WsEvent::Failed(_))
+                ),
                 "an event after the end: {event:?}"
             );
             match &event {

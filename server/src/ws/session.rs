@@ -77,8 +77,9 @@ pub enum WsEvent {
     /// The close handshake was started by the peer (our reply is queued) or
     /// completed after we started it. No event follows.
     Closed {
-        /// The peer's code if it started, 1005 if its close had no code; our code
-        /// if we started.
+        /// The peer's code if it started (1005 if its close had no code); our code
+        /// if we started; 1006 if the TCP connection ended first
+        /// ([`WsSession::on_transport_closed`]).
         code: u16,
         /// The reason that came with `code`.
         reason: String,
