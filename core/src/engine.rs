@@ -30,7 +30,7 @@ use std::sync::{Arc, OnceLock};
 use bytes::Bytes;
 use crossbeam_channel::{Receiver, Sender};
 
-use crate::id::{SocketId, ToRoomNames, ToSocketIds};
+use crate::id::{SocketId, SocketIds, ToRoomNames, ToSocketIds};
 use crate::liveness::LivenessTable;
 use crate::shard::Shard;
 use crate::wire::Frame;
@@ -113,12 +113,12 @@ pub(crate) struct RoomsOp {
 /// What travels to a shard.
 pub(crate) enum Op {
     /// These sockets (all of the receiving shard) join the room.
-    Join(Vec<SocketId>, Arc<str>),
+    Join(SocketIds, Arc<str>),
     /// These sockets leave the room.
-    Leave(Vec<SocketId>, Arc<str>),
+    Leave(SocketIds, Arc<str>),
     Broadcast(Arc<BroadcastOp>),
     Blast(Bytes, Option<SocketId>),
-    Emit(Vec<SocketId>, Bytes),
+    Emit(SocketIds, Bytes),
     LeaveAll(RoomRefShared, LeaveAllOptions),
     AddMembers(Arc<RoomsOp>),
     RemoveMembers(Arc<RoomsOp>),
@@ -468,6 +468,11 @@ pub(crate) mod sealed {
         fn engine(&self) -> &crate::Engine;
         /// Delivers `op` to shard `shard`.
         fn dispatch(&mut self, shard: usize, op: crate::engine::Op);
+        /// The shard itself when `shard` is local (its queued operations applied
+        /// first), for operations cheaper to apply without building an `Op`.
+        fn local_shard(&mut self, _shard: usize) -> Option<&mut crate::Shard> {
+            None
+        }
     }
 }
 
@@ -494,6 +499,9 @@ impl<D: sealed::Dispatch + ?Sized> sealed::Dispatch for &mut D {
     }
     fn dispatch(&mut self, shard: usize, op: Op) {
         (**self).dispatch(shard, op);
+    }
+    fn local_shard(&mut self, shard: usize) -> Option<&mut Shard> {
+        (**self).local_shard(shard)
     }
 }
 impl<D: Target + ?Sized> Target for &mut D {}
@@ -538,16 +546,16 @@ pub(crate) mod ops {
     }
 
     /// Socket ids grouped by the shard that owns them.
-    type ShardGroups = Vec<(usize, Vec<SocketId>)>;
+    type ShardGroups = smallvec::SmallVec<[(usize, SocketIds); 2]>;
 
     /// Splits ids into the connected ones, grouped by shard, and the unknown ones.
     fn by_shard(
         engine: &Engine,
         sockets: &dyn ToSocketIds,
     ) -> Result<(ShardGroups, Vec<SocketId>), Error> {
-        let mut ids = Vec::new();
+        let mut ids = SocketIds::new();
         sockets.push_socket_ids(&mut ids)?;
-        let mut groups: Vec<(usize, Vec<SocketId>)> = Vec::new();
+        let mut groups = ShardGroups::new();
         let mut unknown = Vec::new();
         for id in ids {
             if !engine.is_connected(id) {
@@ -559,7 +567,7 @@ pub(crate) mod ops {
             let shard = usize::from(id.shard());
             match groups.iter_mut().find(|(s, _)| *s == shard) {
                 Some((_, v)) => v.push(id),
-                None => groups.push((shard, vec![id])),
+                None => groups.push((shard, smallvec::smallvec![id])),
             }
         }
         Ok((groups, unknown))
@@ -573,14 +581,21 @@ pub(crate) mod ops {
     ) -> Result<Vec<SocketId>, Error> {
         check_room(d.engine(), room)?;
         let (groups, unknown) = by_shard(d.engine(), sockets)?;
-        let room: Arc<str> = Arc::from(room);
+        let mut shared: Option<Arc<str>> = None;
         for (shard, ids) in groups {
-            let op = if join {
-                Op::Join(ids, room.clone())
-            } else {
-                Op::Leave(ids, room.clone())
-            };
-            d.dispatch(shard, op);
+            if let Some(local) = d.local_shard(shard) {
+                local.join_ids(&ids, room, join);
+                continue;
+            }
+            let room = shared.get_or_insert_with(|| Arc::from(room)).clone();
+            d.dispatch(
+                shard,
+                if join {
+                    Op::Join(ids, room)
+                } else {
+                    Op::Leave(ids, room)
+                },
+            );
         }
         Ok(unknown)
     }

@@ -24,6 +24,8 @@ use std::str::FromStr;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 
+use smallvec::SmallVec;
+
 use crate::Error;
 
 /// Length of a socket id's text form, in bytes.
@@ -174,6 +176,9 @@ impl serde::Serialize for SocketId {
     }
 }
 
+/// A short list of socket ids (inline up to four).
+pub type SocketIds = SmallVec<[SocketId; 4]>;
+
 /// Anything that names one or more sockets: a [`SocketId`], its text form, or a
 /// slice, array or `Vec` of either — Sails accepts "a socket or an array of them"
 /// in the same places.
@@ -183,49 +188,49 @@ pub trait ToSocketIds {
     /// # Errors
     ///
     /// [`Error::MalformedSocketId`] for a string that is not a socket id.
-    fn push_socket_ids(&self, out: &mut Vec<SocketId>) -> Result<(), Error>;
+    fn push_socket_ids(&self, out: &mut SocketIds) -> Result<(), Error>;
 }
 
 impl ToSocketIds for SocketId {
-    fn push_socket_ids(&self, out: &mut Vec<SocketId>) -> Result<(), Error> {
+    fn push_socket_ids(&self, out: &mut SocketIds) -> Result<(), Error> {
         out.push(*self);
         Ok(())
     }
 }
 
 impl ToSocketIds for str {
-    fn push_socket_ids(&self, out: &mut Vec<SocketId>) -> Result<(), Error> {
+    fn push_socket_ids(&self, out: &mut SocketIds) -> Result<(), Error> {
         out.push(self.parse()?);
         Ok(())
     }
 }
 
 impl ToSocketIds for String {
-    fn push_socket_ids(&self, out: &mut Vec<SocketId>) -> Result<(), Error> {
+    fn push_socket_ids(&self, out: &mut SocketIds) -> Result<(), Error> {
         self.as_str().push_socket_ids(out)
     }
 }
 
 impl<T: ToSocketIds + ?Sized> ToSocketIds for &T {
-    fn push_socket_ids(&self, out: &mut Vec<SocketId>) -> Result<(), Error> {
+    fn push_socket_ids(&self, out: &mut SocketIds) -> Result<(), Error> {
         (**self).push_socket_ids(out)
     }
 }
 
 impl<T: ToSocketIds> ToSocketIds for [T] {
-    fn push_socket_ids(&self, out: &mut Vec<SocketId>) -> Result<(), Error> {
+    fn push_socket_ids(&self, out: &mut SocketIds) -> Result<(), Error> {
         self.iter().try_for_each(|t| t.push_socket_ids(out))
     }
 }
 
 impl<T: ToSocketIds, const N: usize> ToSocketIds for [T; N] {
-    fn push_socket_ids(&self, out: &mut Vec<SocketId>) -> Result<(), Error> {
+    fn push_socket_ids(&self, out: &mut SocketIds) -> Result<(), Error> {
         self.as_slice().push_socket_ids(out)
     }
 }
 
 impl<T: ToSocketIds> ToSocketIds for Vec<T> {
-    fn push_socket_ids(&self, out: &mut Vec<SocketId>) -> Result<(), Error> {
+    fn push_socket_ids(&self, out: &mut SocketIds) -> Result<(), Error> {
         self.as_slice().push_socket_ids(out)
     }
 }
@@ -315,12 +320,12 @@ mod tests {
     fn many_forms_name_sockets_and_rooms() {
         let a = SocketId::from_parts(0, 0, 1, 0, 5);
         let b = SocketId::from_parts(0, 1, 2, 0, 6);
-        let mut out = Vec::new();
+        let mut out = SocketIds::new();
         a.push_socket_ids(&mut out).unwrap();
         [a, b].push_socket_ids(&mut out).unwrap();
         vec![b.to_string()].push_socket_ids(&mut out).unwrap();
         a.to_string().as_str().push_socket_ids(&mut out).unwrap();
-        assert_eq!(out, vec![a, a, b, b, a]);
+        assert_eq!(out.as_slice(), [a, a, b, b, a]);
         assert!("nope".push_socket_ids(&mut out).is_err());
 
         let mut rooms = Vec::new();

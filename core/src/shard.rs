@@ -483,10 +483,11 @@ impl Shard {
 
     // ----- membership primitives ------------------------------------------------
 
-    fn room_or_create(&mut self, name: &Arc<str>) -> u32 {
-        if let Some(&idx) = self.room_index.get(&**name) {
+    fn room_or_create(&mut self, name: &str) -> u32 {
+        if let Some(&idx) = self.room_index.get(name) {
             return idx;
         }
+        let name: Arc<str> = Arc::from(name);
         let room = Room {
             name: name.clone(),
             members: RoomSet::default(),
@@ -501,7 +502,7 @@ impl Shard {
                 (self.rooms.len() - 1) as u32
             }
         };
-        self.room_index.insert(name.clone(), idx);
+        self.room_index.insert(name, idx);
         idx
     }
 
@@ -523,7 +524,20 @@ impl Shard {
         self.drop_room_if_empty(idx);
     }
 
-    fn join_slot(&mut self, slot: u32, room: &Arc<str>) {
+    /// Joins (or leaves) each live socket of `ids` that is ours to `room`.
+    pub(crate) fn join_ids(&mut self, ids: &[SocketId], room: &str, join: bool) {
+        for &id in ids {
+            if let Some(slot) = self.live_slot(id) {
+                if join {
+                    self.join_slot(slot, room);
+                } else {
+                    self.leave_slot(slot, room);
+                }
+            }
+        }
+    }
+
+    fn join_slot(&mut self, slot: u32, room: &str) {
         if SocketId::parse(room).is_some_and(|id| self.local_slot(id) == Some(slot)) {
             self.slots[slot as usize].own_room = true;
             return;
@@ -580,20 +594,8 @@ impl Shard {
 
     pub(crate) fn apply(&mut self, op: Op) {
         match op {
-            Op::Join(ids, room) => {
-                for id in ids {
-                    if let Some(slot) = self.live_slot(id) {
-                        self.join_slot(slot, &room);
-                    }
-                }
-            }
-            Op::Leave(ids, room) => {
-                for id in ids {
-                    if let Some(slot) = self.live_slot(id) {
-                        self.leave_slot(slot, &room);
-                    }
-                }
-            }
+            Op::Join(ids, room) => self.join_ids(&ids, &room, true),
+            Op::Leave(ids, room) => self.join_ids(&ids, &room, false),
             Op::Broadcast(b) => self.apply_broadcast(&b),
             Op::Blast(frame, omit) => self.apply_blast(frame, omit),
             Op::Emit(ids, frame) => {
@@ -1221,6 +1223,15 @@ impl sealed::Dispatch for Shard {
         } else {
             self.engine.send(shard, op);
         }
+    }
+    fn local_shard(&mut self, shard: usize) -> Option<&mut Shard> {
+        if shard != self.index() {
+            return None;
+        }
+        while let Ok(queued) = self.rx.try_recv() {
+            self.apply(queued);
+        }
+        Some(self)
     }
 }
 impl Target for Shard {}
