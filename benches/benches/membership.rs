@@ -117,6 +117,20 @@ fn join_leave(c: &mut Criterion) {
             s.leave(id, room).unwrap();
         });
     });
+    // The same through the Engine handle (any thread): each operation travels the
+    // shard's channel and is applied by `process_ops`, as in a server whose
+    // operations come from another thread.
+    let engine = s.engine().clone();
+    g.bench_function("persistent_rooms_via_engine_channel", |b| {
+        b.iter(|| {
+            i = i.wrapping_add(7919);
+            let id = ids[1000 + i % 9000];
+            let room = &rooms[i % 1000];
+            engine.join(id, room).unwrap();
+            engine.leave(id, room).unwrap();
+            s.process_ops();
+        });
+    });
     // Rooms created by the join and removed by the leave (ephemeral rooms).
     let (_engine, mut s) = shard();
     let ids = connect(&mut s, 10_000);

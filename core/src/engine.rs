@@ -549,12 +549,7 @@ pub(crate) mod ops {
     type ShardGroups = smallvec::SmallVec<[(usize, SocketIds); 2]>;
 
     /// Splits ids into the connected ones, grouped by shard, and the unknown ones.
-    fn by_shard(
-        engine: &Engine,
-        sockets: &dyn ToSocketIds,
-    ) -> Result<(ShardGroups, Vec<SocketId>), Error> {
-        let mut ids = SocketIds::new();
-        sockets.push_socket_ids(&mut ids)?;
+    fn by_shard(engine: &Engine, ids: SocketIds) -> (ShardGroups, Vec<SocketId>) {
         let mut groups = ShardGroups::new();
         let mut unknown = Vec::new();
         for id in ids {
@@ -570,7 +565,7 @@ pub(crate) mod ops {
                 None => groups.push((shard, smallvec::smallvec![id])),
             }
         }
-        Ok((groups, unknown))
+        (groups, unknown)
     }
 
     pub(crate) fn join<D: Dispatch + ?Sized>(
@@ -580,7 +575,30 @@ pub(crate) mod ops {
         join: bool,
     ) -> Result<Vec<SocketId>, Error> {
         check_room(d.engine(), room)?;
-        let (groups, unknown) = by_shard(d.engine(), sockets)?;
+        let mut ids = SocketIds::new();
+        sockets.push_socket_ids(&mut ids)?;
+        if let [id] = ids[..] {
+            // One socket (the common case): no grouping.
+            if !d.engine().is_connected(id) {
+                return Ok(vec![id]);
+            }
+            let shard = usize::from(id.shard());
+            if let Some(local) = d.local_shard(shard) {
+                local.join_ids(&[id], room, join);
+            } else {
+                let room: Arc<str> = Arc::from(room);
+                d.dispatch(
+                    shard,
+                    if join {
+                        Op::Join(ids, room)
+                    } else {
+                        Op::Leave(ids, room)
+                    },
+                );
+            }
+            return Ok(Vec::new());
+        }
+        let (groups, unknown) = by_shard(d.engine(), ids);
         let mut shared: Option<Arc<str>> = None;
         for (shard, ids) in groups {
             if let Some(local) = d.local_shard(shard) {
@@ -632,7 +650,9 @@ pub(crate) mod ops {
         sockets: &dyn ToSocketIds,
         frame: &Frame,
     ) -> Result<(), Error> {
-        let (groups, unknown) = by_shard(d.engine(), sockets)?;
+        let mut ids = SocketIds::new();
+        sockets.push_socket_ids(&mut ids)?;
+        let (groups, unknown) = by_shard(d.engine(), ids);
         if !unknown.is_empty() {
             return Err(Error::UnknownSockets(
                 unknown.iter().map(ToString::to_string).collect(),

@@ -592,6 +592,17 @@ impl Shard {
         !self.rx.is_empty()
     }
 
+    /// Applies everything in the channel now (before a local operation, to keep
+    /// one thread's operations in order).
+    fn apply_queued(&mut self) {
+        if self.rx.is_empty() {
+            return;
+        }
+        while let Ok(queued) = self.rx.try_recv() {
+            self.apply(queued);
+        }
+    }
+
     pub(crate) fn apply(&mut self, op: Op) {
         match op {
             Op::Join(ids, room) => self.join_ids(&ids, &room, true),
@@ -1216,9 +1227,7 @@ impl sealed::Dispatch for Shard {
             // Operations this thread sent earlier through the engine may still be
             // in our channel: apply them first, so one thread's operations keep
             // their order whichever handle it used.
-            while let Ok(queued) = self.rx.try_recv() {
-                self.apply(queued);
-            }
+            self.apply_queued();
             self.apply(op);
         } else {
             self.engine.send(shard, op);
@@ -1228,9 +1237,7 @@ impl sealed::Dispatch for Shard {
         if shard != self.index() {
             return None;
         }
-        while let Ok(queued) = self.rx.try_recv() {
-            self.apply(queued);
-        }
+        self.apply_queued();
         Some(self)
     }
 }
