@@ -11,7 +11,7 @@
 //! in the order sent: a `join` followed by a `broadcast` from one thread always
 //! reaches the new member.
 //!
-//! The same operations are methods of [`Shard`](crate::Shard) too. There, the
+//! The same operations are methods of [`Shard`] too. There, the
 //! shard's own part is applied at once (no channel round trip) and the rest is sent
 //! to the other shards. A route handler running on the shard's thread therefore sees
 //! its effects before it answers: events it broadcasts are queued to the requesting

@@ -21,7 +21,7 @@
 //!   [`Shard::process_ops`] and writes what they queued when it calls
 //!   [`Shard::drain`]. Called on the shard itself, the same methods apply the
 //!   shard's own part at once. [`ShardThread`] runs a shard on a thread for you.
-//! * **Rooms** are per-shard sets of slots ([`room_set`]-style hybrid: a sorted
+//! * **Rooms** are per-shard sets of slots (a hybrid, as in roaring bitmaps: a sorted
 //!   small vector, or a bitset once large). Every socket is in the room named by
 //!   its own id. Empty rooms cease to exist.
 //! * **Encode once**: a broadcast becomes one [`wire::Frame`] — a complete,

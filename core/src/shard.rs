@@ -28,7 +28,7 @@
 //!
 //! # Membership
 //!
-//! Each room present on the shard has a [`RoomSet`] of member slots, and each socket
+//! Each room present on the shard has a `RoomSet` of member slots, and each socket
 //! the list of its rooms. A room is removed when its last member leaves. Every
 //! socket is a member of the room named by its own id without any entry: a flag on
 //! the socket (cleared only by `leave`/`leaveAll` with `includeSocketRooms`).
