@@ -5,6 +5,7 @@
 
 pub mod eio;
 pub mod handshake;
+pub mod router;
 pub mod session;
 pub mod sio;
 pub mod ws;
