@@ -3,9 +3,12 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod app;
+pub mod config;
 pub mod eio;
 pub mod handshake;
 pub mod router;
+mod runtime;
 pub mod session;
 pub mod sio;
 pub mod ws;

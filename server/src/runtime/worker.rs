@@ -1,0 +1,1122 @@
+//! One worker thread: a `mio::Poll`, its connections, and its engine [`Shard`].
+//!
+//! # The tick
+//!
+//! ```text
+//! poll (timeout = earliest timer, 0 if work is left over)
+//!  ├─ waker: take new streams from the acceptor; (engine ops are applied below)
+//!  ├─ readable: read ≤ READS_PER_TICK chunks, feed HTTP parser / WsSession / Session,
+//!  │            act on session events (routes, handlers), shard.send every frame
+//!  └─ writable: remember the connection for a backlog flush
+//! timers due: Session::handle_timeout, handshake/close timeouts
+//! shard.process_ops()      (broadcasts etc. from other threads)
+//! shard.drain(writer)      (one writev per dirty socket)
+//! shard.flush(id, writer)  (backlogs of connections that became writable)
+//! shard.take_closed()      (slow consumers, Engine::disconnect)
+//! finish connections whose WebSocket is done and whose bytes are written
+//! ```
+//!
+//! Connections live in a slab indexed by their mio token; a second table maps a
+//! socket's dense slot index (`SocketId::slot`) to its connection for the writer.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::io::{self, IoSlice, Read, Write};
+use std::net::Shutdown;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::{Buf, Bytes, BytesMut};
+use crossbeam_channel::Receiver;
+use mio::net::TcpStream;
+use mio::{Events, Interest, Poll, Token};
+use roomcast::wire::{encode_frame, OP_BINARY, OP_TEXT};
+use roomcast::{CloseCause, Shard, SocketId, Writer};
+use smallvec::SmallVec;
+
+use super::engine_echo::EngineEcho;
+use super::{App, RuntimeStats, ShutdownSignal, WAKER};
+use crate::app::{ConnectContext, EventContext};
+use crate::eio::WsMessage;
+use crate::handshake::{http_response, Classified, HandshakeConfig, Request};
+use crate::router::{ack_payload, parse_virtual_request, Context, Method};
+use crate::session::{CloseReason, Session, SessionConfig, SessionEvent};
+use crate::sio::EventName;
+use crate::ws::{WsConfig, WsEvent, WsSession, CLOSE_GOING_AWAY, CLOSE_NORMAL, CLOSE_POLICY};
+
+/// Most reads of one connection in one tick (then it waits for the next tick).
+pub(crate) const READS_PER_TICK: usize = 16;
+/// Size of one read.
+const READ_CHUNK: usize = 64 * 1024;
+/// Close reason sent to slow consumers (with code 1008).
+const SLOW_CONSUMER: &str = "slow consumer";
+
+/// Where a connection is.
+enum Phase {
+    /// Reading the HTTP request head, until `deadline`.
+    Http { deadline: u64 },
+    /// Writing a direct HTTP answer (`out[written..]`), then closing.
+    Reply { out: Vec<u8>, written: usize },
+    /// Upgraded: every byte out goes through the shard under `id`.
+    Ws(Box<WsConn>),
+}
+
+/// The protocol above the WebSocket.
+enum Proto {
+    Sio(Session),
+    Echo(EngineEcho),
+}
+
+struct WsConn {
+    id: SocketId,
+    ws: WsSession,
+    proto: Proto,
+    /// Set when we sent our close frame: the peer must answer by then.
+    close_deadline: Option<u64>,
+    /// The writer stopped inside a frame (so no frame may be injected directly).
+    mid_frame: bool,
+}
+
+struct Conn {
+    stream: TcpStream,
+    serial: u64,
+    phase: Phase,
+    input: BytesMut,
+    /// The earliest timer entry pending for this connection.
+    scheduled: Option<u64>,
+    /// An I/O error or EOF: finish at the end of the tick.
+    dead: bool,
+}
+
+impl Conn {
+    fn next_deadline(&self) -> Option<u64> {
+        match &self.phase {
+            Phase::Http { deadline } => Some(*deadline),
+            Phase::Reply { .. } => None,
+            Phase::Ws(w) => {
+                let proto = match &w.proto {
+                    Proto::Sio(s) => s.next_deadline(),
+                    Proto::Echo(e) => e.next_deadline(),
+                };
+                match (proto, w.close_deadline) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                }
+            }
+        }
+    }
+
+    fn socket(&self) -> Option<SocketId> {
+        match &self.phase {
+            Phase::Ws(w) => Some(w.id),
+            _ => None,
+        }
+    }
+}
+
+/// The shard's writer: one `writev` (continued until done or `WouldBlock`) on the
+/// socket's TCP stream.
+struct StreamWriter<'a> {
+    conns: &'a mut [Option<Conn>],
+    by_slot: &'a [usize],
+    /// Connections whose stream failed (finished at the end of the tick).
+    failed: &'a mut Vec<usize>,
+}
+
+impl Writer for StreamWriter<'_> {
+    fn write(&mut self, socket: SocketId, bufs: &[IoSlice<'_>]) -> usize {
+        let Some(idx) = self.by_slot.get(socket.slot() as usize).copied() else {
+            return 0;
+        };
+        let idx = idx.wrapping_sub(1);
+        let Some(Some(conn)) = self.conns.get_mut(idx) else {
+            return 0;
+        };
+        if conn.dead {
+            return 0;
+        }
+        let total: usize = bufs.iter().map(|b| b.len()).sum();
+        let mut slices: SmallVec<[IoSlice<'_>; 16]> =
+            bufs.iter().map(|b| IoSlice::new(b)).collect();
+        let mut view: &mut [IoSlice<'_>] = &mut slices;
+        let mut taken = 0;
+        while taken < total {
+            match conn.stream.write_vectored(view) {
+                Ok(0) => {
+                    conn.dead = true;
+                    self.failed.push(idx);
+                    break;
+                }
+                Ok(n) => {
+                    taken += n;
+                    IoSlice::advance_slices(&mut view, n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    tracing::debug!(%socket, "write failed: {e}");
+                    conn.dead = true;
+                    self.failed.push(idx);
+                    break;
+                }
+            }
+        }
+        if taken > 0 {
+            // Buffers after the first are whole frames; the first is a whole frame
+            // or the rest of the one in progress. So a frame boundary is exactly a
+            // buffer boundary.
+            let mut sum = 0;
+            let mut boundary = false;
+            for b in bufs {
+                sum += b.len();
+                if sum == taken {
+                    boundary = true;
+                    break;
+                }
+                if sum > taken {
+                    break;
+                }
+            }
+            if let Phase::Ws(w) = &mut conn.phase {
+                w.mid_frame = !boundary;
+            }
+        }
+        taken
+    }
+}
+
+/// One worker; see the module docs.
+pub(crate) struct Worker {
+    index: usize,
+    poll: Poll,
+    shard: Shard,
+    app: Arc<App>,
+    conns: Vec<Option<Conn>>,
+    free: Vec<usize>,
+    /// `SocketId::slot` → connection index + 1 (0: none).
+    by_slot: Vec<usize>,
+    timers: BinaryHeap<Reverse<(u64, usize, u64)>>,
+    start: Instant,
+    next_serial: u64,
+    /// Connections touched this tick (checked for completion after the drain).
+    touched: Vec<usize>,
+    /// Connections to flush after the drain (they became writable).
+    writable: Vec<usize>,
+    /// Connections with input left to read (read cap reached).
+    more_input: Vec<usize>,
+    scratch: Vec<u8>,
+    handshake: HandshakeConfig,
+    echo_handshake: Option<HandshakeConfig>,
+    session_config: SessionConfig,
+    ws_config: WsConfig,
+}
+
+impl Worker {
+    pub(crate) fn new(index: usize, poll: Poll, shard: Shard, app: Arc<App>) -> Worker {
+        let c = &app.config;
+        let session_config = SessionConfig {
+            ping_interval: c.ping_interval_ms,
+            ping_timeout: c.ping_timeout_ms,
+            connect_timeout: c.connect_timeout_ms,
+            max_payload: c.max_payload as u64,
+            ..SessionConfig::default()
+        };
+        let echo_handshake = app.engine_echo.as_ref().map(|path| HandshakeConfig {
+            path: path.clone(),
+            ..HandshakeConfig::default()
+        });
+        Worker {
+            index,
+            poll,
+            shard,
+            conns: Vec::new(),
+            free: Vec::new(),
+            by_slot: Vec::new(),
+            timers: BinaryHeap::new(),
+            start: Instant::now(),
+            next_serial: 0,
+            touched: Vec::new(),
+            writable: Vec::new(),
+            more_input: Vec::new(),
+            scratch: vec![0; READ_CHUNK],
+            handshake: HandshakeConfig::default(),
+            echo_handshake,
+            session_config,
+            ws_config: WsConfig {
+                max_message_size: c.max_payload,
+            },
+            app,
+        }
+    }
+
+    fn now(&self) -> u64 {
+        millis_since(self.start)
+    }
+
+    /// Runs until shutdown completes.
+    pub(crate) fn run(
+        mut self,
+        incoming: &Receiver<TcpStream>,
+        signal: &ShutdownSignal,
+        stats: &RuntimeStats,
+    ) -> io::Result<()> {
+        let mut events = Events::with_capacity(1024);
+        let mut shutdown_deadline: Option<u64> = None;
+        loop {
+            let now = self.now();
+            let mut timeout = self
+                .timers
+                .peek()
+                .map(|Reverse((t, _, _))| Duration::from_millis(t.saturating_sub(now)));
+            if !self.more_input.is_empty() || self.shard.has_pending_ops() {
+                timeout = Some(Duration::ZERO);
+            }
+            if let Some(d) = shutdown_deadline {
+                let left = Duration::from_millis(d.saturating_sub(now));
+                timeout = Some(timeout.map_or(left, |t| t.min(left)));
+            }
+            match self.poll.poll(&mut events, timeout) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+            let stopping = signal.is_triggered();
+            for event in &events {
+                if event.token() == WAKER {
+                    continue;
+                }
+                let idx = event.token().0;
+                if event.is_readable() || event.is_read_closed() || event.is_error() {
+                    self.on_readable(idx, stats);
+                }
+                if event.is_writable() {
+                    self.writable.push(idx);
+                    self.touched.push(idx);
+                }
+            }
+            // New connections (after the events: their tokens are fresh).
+            while let Ok(stream) = incoming.try_recv() {
+                if stopping {
+                    drop(stream);
+                } else {
+                    self.add_conn(stream, stats);
+                }
+            }
+            for idx in std::mem::take(&mut self.more_input) {
+                self.on_readable(idx, stats);
+            }
+            self.fire_timers(stats);
+            if stopping && shutdown_deadline.is_none() {
+                shutdown_deadline = Some(self.now() + self.app.config.shutdown_grace_ms);
+                self.begin_shutdown();
+            }
+            self.end_tick(stats);
+            if let Some(d) = shutdown_deadline {
+                let live = self.conns.iter().filter(|c| c.is_some()).count();
+                if live == 0 || self.now() >= d {
+                    if live > 0 {
+                        tracing::info!(
+                            worker = self.index,
+                            live,
+                            "shutdown grace over; dropping connections"
+                        );
+                    }
+                    for idx in 0..self.conns.len() {
+                        self.finish(idx);
+                    }
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    // ----- connections ---------------------------------------------------------
+
+    fn add_conn(&mut self, mut stream: TcpStream, stats: &RuntimeStats) {
+        let idx = match self.free.pop() {
+            Some(i) => i,
+            None => {
+                self.conns.push(None);
+                self.conns.len() - 1
+            }
+        };
+        if let Err(e) = self.poll.registry().register(
+            &mut stream,
+            Token(idx),
+            Interest::READABLE | Interest::WRITABLE,
+        ) {
+            tracing::warn!("register failed: {e}");
+            self.free.push(idx);
+            return;
+        }
+        self.next_serial += 1;
+        let deadline = self.now() + self.app.config.handshake_timeout_ms;
+        self.conns[idx] = Some(Conn {
+            stream,
+            serial: self.next_serial,
+            phase: Phase::Http { deadline },
+            input: BytesMut::new(),
+            scheduled: None,
+            dead: false,
+        });
+        self.schedule(idx);
+        // Edge-triggered: bytes may already be waiting.
+        self.on_readable(idx, stats);
+    }
+
+    /// Closes and forgets connection `idx` now (its socket leaves the engine).
+    fn finish(&mut self, idx: usize) {
+        let Some(Some(mut conn)) = self.conns.get_mut(idx).map(Option::take) else {
+            return;
+        };
+        if let Phase::Ws(w) = &mut conn.phase {
+            if let Proto::Sio(s) = &mut w.proto {
+                s.handle_transport_closed();
+            }
+            let _ = w.ws.on_transport_closed();
+            self.shard.disconnect(w.id);
+            if let Some(e) = self.by_slot.get_mut(w.id.slot() as usize) {
+                if *e == idx + 1 {
+                    *e = 0;
+                }
+            }
+        }
+        let _ = conn.stream.shutdown(Shutdown::Write);
+        // Read what the peer already sent so that closing does not reset the
+        // connection (which could discard our last bytes in flight).
+        let mut sink = [0u8; 4096];
+        for _ in 0..16 {
+            match conn.stream.read(&mut sink) {
+                Ok(n) if n > 0 => {}
+                _ => break,
+            }
+        }
+        let _ = self.poll.registry().deregister(&mut conn.stream);
+        self.free.push(idx);
+    }
+
+    fn schedule(&mut self, idx: usize) {
+        let Some(Some(conn)) = self.conns.get_mut(idx) else {
+            return;
+        };
+        if let Some(d) = conn.next_deadline() {
+            if conn.scheduled.is_none_or(|s| d < s) {
+                conn.scheduled = Some(d);
+                self.timers.push(Reverse((d, idx, conn.serial)));
+            }
+        }
+    }
+
+    fn fire_timers(&mut self, stats: &RuntimeStats) {
+        let now = self.now();
+        while let Some(&Reverse((t, idx, serial))) = self.timers.peek() {
+            if t > now {
+                break;
+            }
+            self.timers.pop();
+            let Some(Some(conn)) = self.conns.get_mut(idx) else {
+                continue;
+            };
+            if conn.serial != serial || conn.scheduled != Some(t) {
+                continue; // stale entry
+            }
+            conn.scheduled = None;
+            self.touched.push(idx);
+            match &mut conn.phase {
+                Phase::Http { deadline } if *deadline <= now => {
+                    tracing::debug!(worker = self.index, "handshake timeout");
+                    stats.rejected.fetch_add(1, Ordering::Relaxed);
+                    conn.dead = true;
+                    continue;
+                }
+                Phase::Ws(w) => {
+                    if w.close_deadline.is_some_and(|d| d <= now) {
+                        tracing::debug!(socket = %w.id, "peer did not answer our close frame");
+                        conn.dead = true;
+                        continue;
+                    }
+                    match &mut w.proto {
+                        Proto::Sio(s) => s.handle_timeout(now),
+                        Proto::Echo(e) => e.handle_timeout(now),
+                    }
+                    self.pump(idx);
+                }
+                _ => {}
+            }
+            self.schedule(idx);
+        }
+    }
+
+    fn begin_shutdown(&mut self) {
+        let close_at = self.now() + self.app.config.close_timeout_ms;
+        for idx in 0..self.conns.len() {
+            let Some(Some(conn)) = self.conns.get_mut(idx) else {
+                continue;
+            };
+            match &mut conn.phase {
+                Phase::Ws(w) => {
+                    self.touched.push(idx);
+                    let id = w.id;
+                    if w.ws.close(CLOSE_GOING_AWAY, "server shutting down").is_ok() {
+                        while let Some(f) = w.ws.poll_transmit() {
+                            self.shard.send(id, f);
+                        }
+                    }
+                    if w.close_deadline.is_none() {
+                        w.close_deadline = Some(close_at);
+                    }
+                }
+                _ => conn.dead = true,
+            }
+            self.touched.push(idx);
+        }
+    }
+
+    // ----- input ---------------------------------------------------------------
+
+    fn on_readable(&mut self, idx: usize, stats: &RuntimeStats) {
+        self.touched.push(idx);
+        for _ in 0..READS_PER_TICK {
+            let Some(Some(conn)) = self.conns.get_mut(idx) else {
+                return;
+            };
+            if conn.dead || matches!(conn.phase, Phase::Reply { .. }) {
+                // A reply is being written: input is not wanted any more.
+                if !conn.dead {
+                    match conn.stream.read(&mut self.scratch) {
+                        Ok(0) => conn.dead = true,
+                        Ok(_) => continue,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                        Err(_) => conn.dead = true,
+                    }
+                }
+                return;
+            }
+            match conn.stream.read(&mut self.scratch) {
+                Ok(0) => {
+                    self.on_eof(idx);
+                    return;
+                }
+                Ok(n) => {
+                    conn.input.extend_from_slice(&self.scratch[..n]);
+                    self.process_input(idx, stats);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    tracing::debug!(worker = self.index, "read failed: {e}");
+                    self.on_eof(idx);
+                    return;
+                }
+            }
+        }
+        self.more_input.push(idx);
+    }
+
+    fn on_eof(&mut self, idx: usize) {
+        let Some(Some(conn)) = self.conns.get_mut(idx) else {
+            return;
+        };
+        conn.dead = true;
+        if let Phase::Ws(w) = &mut conn.phase {
+            let _ = w.ws.on_transport_closed();
+            if let Proto::Sio(s) = &mut w.proto {
+                s.handle_transport_closed();
+            }
+            self.pump(idx);
+        }
+    }
+
+    fn process_input(&mut self, idx: usize, stats: &RuntimeStats) {
+        let Some(Some(conn)) = self.conns.get_mut(idx) else {
+            return;
+        };
+        if let Phase::Http { .. } = conn.phase {
+            match self.handshake.process(&conn.input) {
+                Ok(None) => return,
+                Err(e) => {
+                    tracing::info!(worker = self.index, "bad HTTP request: {e}");
+                    stats.rejected.fetch_add(1, Ordering::Relaxed);
+                    self.reply(idx, e.response());
+                    return;
+                }
+                Ok(Some(classified)) => {
+                    if !self.on_request(idx, classified, stats) {
+                        return;
+                    }
+                }
+            }
+        }
+        self.process_ws_input(idx);
+    }
+
+    /// Acts on a complete request head; returns true if the connection is now a
+    /// WebSocket with input to decode.
+    fn on_request(&mut self, idx: usize, classified: Classified, stats: &RuntimeStats) -> bool {
+        let classified = match (classified, &self.echo_handshake) {
+            (Classified::Http(req), Some(h)) if h.is_socket_io_path(&req.path) => h.classify(*req),
+            (Classified::Upgrade(req, _), Some(h)) if h.is_socket_io_path(&req.path) => {
+                match h.classify(*req) {
+                    Classified::SocketIo(up) => {
+                        return self.upgrade(
+                            idx,
+                            &up.request,
+                            up.response(),
+                            up.version,
+                            up.b64,
+                            true,
+                            stats,
+                        )
+                    }
+                    other => other,
+                }
+            }
+            (c, _) => c,
+        };
+        match classified {
+            Classified::SocketIo(up) => {
+                let echo = false;
+                self.upgrade(
+                    idx,
+                    &up.request,
+                    up.response(),
+                    up.version,
+                    up.b64,
+                    echo,
+                    stats,
+                )
+            }
+            Classified::Http(req) => {
+                let resp = self.http_route(&req);
+                self.reply(idx, resp);
+                false
+            }
+            Classified::Upgrade(req, _) => {
+                tracing::debug!(path = %req.path, "WebSocket upgrade on an unknown path");
+                stats.rejected.fetch_add(1, Ordering::Relaxed);
+                self.reply(idx, not_found(&req.path));
+                false
+            }
+            Classified::Rejected(e) => {
+                tracing::info!(worker = self.index, "handshake refused: {e}");
+                stats.rejected.fetch_add(1, Ordering::Relaxed);
+                self.reply(idx, e.response());
+                false
+            }
+        }
+    }
+
+    fn http_route(&self, req: &Request) -> Vec<u8> {
+        match (req.method.as_str(), req.path.as_str()) {
+            ("GET" | "HEAD", "/health") => http_response(
+                200,
+                &[("Content-Type", "application/json")],
+                br#"{"status":"ok"}"#,
+                false,
+            ),
+            _ => not_found(&req.path),
+        }
+    }
+
+    /// Starts writing `out` directly and closes the connection once it is written.
+    fn reply(&mut self, idx: usize, out: Vec<u8>) {
+        let Some(Some(conn)) = self.conns.get_mut(idx) else {
+            return;
+        };
+        conn.input.clear();
+        conn.phase = Phase::Reply { out, written: 0 };
+        self.writable.push(idx);
+        self.touched.push(idx);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn upgrade(
+        &mut self,
+        idx: usize,
+        request: &Request,
+        response: Vec<u8>,
+        version: crate::eio::EioVersion,
+        b64: bool,
+        echo: bool,
+        stats: &RuntimeStats,
+    ) -> bool {
+        let id = match self.shard.open() {
+            Ok(id) => id,
+            Err(e) => {
+                tracing::warn!(worker = self.index, "refusing connection: {e}");
+                let body = br#"{"error":"E_UNAVAILABLE","message":"server full"}"#;
+                let resp = http_response(503, &[("Content-Type", "application/json")], body, false);
+                self.reply(idx, resp);
+                return false;
+            }
+        };
+        stats.upgraded.fetch_add(1, Ordering::Relaxed);
+        let slot = id.slot() as usize;
+        if self.by_slot.len() <= slot {
+            self.by_slot.resize(slot + 1, 0);
+        }
+        let old = std::mem::replace(&mut self.by_slot[slot], idx + 1);
+        if old != 0 && old != idx + 1 {
+            // The slot's previous socket was disconnected through the engine and its
+            // connection not reaped yet: its socket is gone, so drop it now.
+            // (`finish` disconnects the old id, whose generation no longer matches,
+            // so the new socket is untouched.)
+            self.finish(old - 1);
+        }
+        let now = self.now();
+        let sid = id.to_string();
+        let proto = if echo {
+            Proto::Echo(EngineEcho::new(
+                version,
+                &sid,
+                b64,
+                now,
+                self.session_config.ping_interval,
+                self.session_config.ping_timeout,
+                self.session_config.max_payload,
+            ))
+        } else {
+            Proto::Sio(Session::new(
+                version,
+                self.session_config.clone(),
+                sid,
+                b64,
+                now,
+            ))
+        };
+        let Some(Some(conn)) = self.conns.get_mut(idx) else {
+            return false;
+        };
+        conn.input.advance(request.head_len.min(conn.input.len()));
+        conn.phase = Phase::Ws(Box::new(WsConn {
+            id,
+            ws: WsSession::new(self.ws_config),
+            proto,
+            close_deadline: None,
+            mid_frame: false,
+        }));
+        tracing::debug!(worker = self.index, socket = %id, ?version, echo, path = %request.path, "upgraded");
+        self.shard.send(id, Bytes::from(response));
+        self.pump(idx);
+        self.schedule(idx);
+        true
+    }
+
+    fn process_ws_input(&mut self, idx: usize) {
+        let now = self.now();
+        loop {
+            let Some(Some(conn)) = self.conns.get_mut(idx) else {
+                return;
+            };
+            let Phase::Ws(w) = &mut conn.phase else {
+                return;
+            };
+            let id = w.id;
+            let event = w.ws.poll_event(&mut conn.input);
+            while let Some(f) = w.ws.poll_transmit() {
+                self.shard.send(id, f);
+            }
+            let Some(event) = event else {
+                break;
+            };
+            match event {
+                WsEvent::Text(text) => match &mut w.proto {
+                    Proto::Sio(s) => s.handle_text(&text, now),
+                    Proto::Echo(e) => e.handle_text(&text, now),
+                },
+                WsEvent::Binary(bin) => match &mut w.proto {
+                    Proto::Sio(s) => s.handle_binary(bin, now),
+                    Proto::Echo(e) => e.handle_binary(bin),
+                },
+                WsEvent::Ping(_) | WsEvent::Pong(_) => {}
+                WsEvent::Closed { code, reason, .. } => {
+                    tracing::debug!(socket = %id, code, %reason, "WebSocket closed");
+                    if let Proto::Sio(s) = &mut w.proto {
+                        s.handle_transport_closed();
+                    }
+                }
+                WsEvent::Failed(e) => {
+                    tracing::info!(socket = %id, code = e.close_code(), "WebSocket protocol error: {e}");
+                    if let Proto::Sio(s) = &mut w.proto {
+                        s.handle_transport_closed();
+                    }
+                }
+            }
+            self.pump(idx);
+        }
+        self.schedule(idx);
+    }
+
+    // ----- sessions ---------------------------------------------------------------
+
+    /// Moves the session's output to the shard and acts on its events, until both
+    /// are empty.
+    fn pump(&mut self, idx: usize) {
+        loop {
+            let Some(Some(conn)) = self.conns.get_mut(idx) else {
+                return;
+            };
+            let Phase::Ws(w) = &mut conn.phase else {
+                return;
+            };
+            let id = w.id;
+            let open = w.ws.is_open();
+            let event = match &mut w.proto {
+                Proto::Sio(s) => {
+                    while let Some(msg) = s.poll_transmit() {
+                        if open {
+                            self.shard.send(id, frame(msg));
+                        }
+                    }
+                    s.poll_event()
+                }
+                Proto::Echo(e) => {
+                    while let Some(msg) = e.poll_transmit() {
+                        if open {
+                            self.shard.send(id, frame(msg));
+                        }
+                    }
+                    if let Some(reason) = e.closed().map(str::to_owned) {
+                        Some(SessionEvent::Close {
+                            reason: if reason == "ping timeout" {
+                                CloseReason::PingTimeout
+                            } else {
+                                CloseReason::ServerClose
+                            },
+                        })
+                        .filter(|_| w.close_deadline.is_none() && w.ws.is_open())
+                    } else {
+                        None
+                    }
+                }
+            };
+            let Some(event) = event else {
+                return;
+            };
+            self.on_session_event(idx, event);
+        }
+    }
+
+    fn on_session_event(&mut self, idx: usize, event: SessionEvent) {
+        let now = self.now();
+        let Worker {
+            conns, shard, app, ..
+        } = self;
+        let Some(Some(conn)) = conns.get_mut(idx) else {
+            return;
+        };
+        let Phase::Ws(w) = &mut conn.phase else {
+            return;
+        };
+        let id = w.id;
+        match event {
+            SessionEvent::Close { reason } => {
+                let (code, level_info) = match &reason {
+                    CloseReason::TransportClose => {
+                        return;
+                    }
+                    CloseReason::PingTimeout
+                    | CloseReason::ConnectTimeout
+                    | CloseReason::ClosePacket
+                    | CloseReason::ServerClose => (CLOSE_NORMAL, false),
+                    CloseReason::InvalidHeartbeatDirection
+                    | CloseReason::EngineParseError(_)
+                    | CloseReason::SocketIoParseError(_)
+                    | CloseReason::ProtocolViolation(_) => (CLOSE_POLICY, true),
+                };
+                let text = reason.to_string();
+                if level_info {
+                    tracing::info!(socket = %id, "closing: {text}");
+                } else {
+                    tracing::debug!(socket = %id, "closing: {text}");
+                }
+                let mut r = text.as_str();
+                while r.len() > crate::ws::MAX_CLOSE_REASON {
+                    let mut end = crate::ws::MAX_CLOSE_REASON;
+                    while !r.is_char_boundary(end) {
+                        end -= 1;
+                    }
+                    r = &r[..end];
+                }
+                let _ = w.ws.close(code, r);
+                while let Some(f) = w.ws.poll_transmit() {
+                    shard.send(id, f);
+                }
+                if let Proto::Echo(e) = &mut w.proto {
+                    e.close(&text);
+                }
+                w.close_deadline = Some(now + app.config.close_timeout_ms);
+            }
+            SessionEvent::ConnectRequest { nsp, auth } => {
+                let Proto::Sio(session) = &mut w.proto else {
+                    return;
+                };
+                if !app.namespaces.contains(&nsp) {
+                    tracing::debug!(socket = %id, %nsp, "CONNECT to an unknown namespace");
+                    let _ = session.refuse(&nsp, "Invalid namespace", None);
+                    return;
+                }
+                let mut ctx = ConnectContext {
+                    shard,
+                    socket: id,
+                    nsp: &nsp,
+                    auth: auth.as_str(),
+                    emits: Vec::new(),
+                };
+                let verdict = match app.connect_hooks.get(&nsp) {
+                    Some(hook) => hook(&mut ctx),
+                    None => Ok(()),
+                };
+                let emits = std::mem::take(&mut ctx.emits);
+                match verdict {
+                    Err((message, data)) => {
+                        tracing::debug!(socket = %id, %nsp, %message, "CONNECT refused");
+                        if session.refuse(&nsp, &message, data.as_deref()).is_err() {
+                            let _ = session.refuse(&nsp, &message, None);
+                        }
+                    }
+                    Ok(()) => {
+                        if nsp == "/" {
+                            shard.activate(id);
+                        }
+                        if session.accept(&nsp, &id.to_string()).is_ok() {
+                            for (name, args) in emits {
+                                if let Err(e) = session.emit(&nsp, &name, &args, None, &[]) {
+                                    tracing::warn!(socket = %id, %name, "connect emit failed: {e}");
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            SessionEvent::Event {
+                nsp,
+                name,
+                args,
+                ack_id,
+                attachments,
+            } => {
+                let Proto::Sio(session) = &mut w.proto else {
+                    return;
+                };
+                let method = match &name {
+                    EventName::Str(s) if nsp == "/" => Method::from_event(s),
+                    _ => None,
+                };
+                if let (Some(_), EventName::Str(event)) = (method, &name) {
+                    let Some(ack) = ack_id else {
+                        tracing::debug!(socket = %id, "virtual request without an ack id");
+                        let _ = session.emit(
+                            &nsp,
+                            "sails:parseError",
+                            r#"["Could not parse request: a virtual request must carry an ack id (callback)"]"#,
+                            None,
+                            &[],
+                        );
+                        return;
+                    };
+                    let response = match parse_virtual_request(event, args.as_str()) {
+                        Ok(req) => app.router.dispatch(
+                            &mut Context {
+                                shard,
+                                socket: Some(id),
+                            },
+                            req,
+                        ),
+                        Err(resp) => resp,
+                    };
+                    if let Err(e) = session.ack(&nsp, ack, &ack_payload(&response), &[]) {
+                        tracing::warn!(socket = %id, "cannot ack a virtual request: {e}");
+                    }
+                    return;
+                }
+                let handler = app
+                    .event_handlers
+                    .get(&(nsp.clone(), name.as_str().to_owned()));
+                let Some(handler) = handler else {
+                    tracing::trace!(socket = %id, %nsp, name = name.as_str(), "event without a handler");
+                    return;
+                };
+                let mut ctx = EventContext {
+                    shard,
+                    session,
+                    socket: id,
+                    nsp: &nsp,
+                    name: name.as_str(),
+                    args: args.as_str(),
+                    attachments: &attachments,
+                };
+                let result = handler(&mut ctx);
+                if let Some(ack) = ack_id {
+                    let args = result.as_deref().unwrap_or("[]");
+                    if let Err(e) = session.ack(&nsp, ack, args, &[]) {
+                        tracing::warn!(socket = %id, %nsp, "handler ack failed: {e}");
+                        let _ = session.ack(&nsp, ack, "[]", &[]);
+                    }
+                }
+            }
+            SessionEvent::Ack { .. } => {}
+            SessionEvent::Disconnect { nsp } => {
+                if nsp == "/" {
+                    // The socket leaves every room it joined; it stays addressable
+                    // by its id until the connection closes.
+                    if let Some(rooms) = shard.rooms_of(id) {
+                        for room in rooms.iter().filter(|r| **r != id.to_string()) {
+                            let _ = shard.leave(id, room);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    // ----- output ------------------------------------------------------------------
+
+    fn end_tick(&mut self, stats: &RuntimeStats) {
+        self.shard.process_ops();
+        {
+            let mut writer = StreamWriter {
+                conns: &mut self.conns,
+                by_slot: &self.by_slot,
+                failed: &mut self.touched,
+            };
+            self.shard.drain(&mut writer);
+        }
+        for idx in std::mem::take(&mut self.writable) {
+            self.on_writable(idx);
+        }
+        for (id, cause) in self.shard.take_closed() {
+            let Some(idx) = self
+                .by_slot
+                .get(id.slot() as usize)
+                .copied()
+                .filter(|&i| i != 0)
+                .map(|i| i - 1)
+            else {
+                continue;
+            };
+            let Some(Some(conn)) = self.conns.get_mut(idx) else {
+                continue;
+            };
+            if conn.socket() != Some(id) {
+                continue;
+            }
+            match cause {
+                CloseCause::SlowConsumer => {
+                    stats.slow_consumers.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(
+                        worker = self.index,
+                        socket = %id,
+                        limit = self.app.config.outbound_limit,
+                        "closing slow consumer (outbound limit passed), close code 1008"
+                    );
+                    if let Phase::Ws(w) = &conn.phase {
+                        if !w.mid_frame {
+                            if let Ok(f) = crate::ws::encode_close(CLOSE_POLICY, SLOW_CONSUMER) {
+                                let _ = conn.stream.write(&f);
+                            }
+                        }
+                    }
+                }
+                CloseCause::Disconnected => {
+                    tracing::debug!(socket = %id, "disconnected through the engine");
+                    if let Phase::Ws(w) = &conn.phase {
+                        if !w.mid_frame && !self.shard.has_backlog(id) {
+                            if let Ok(f) = crate::ws::encode_close(CLOSE_NORMAL, "disconnected") {
+                                let _ = conn.stream.write(&f);
+                            }
+                        }
+                    }
+                }
+            }
+            conn.dead = true;
+            self.touched.push(idx);
+        }
+        let mut touched = std::mem::take(&mut self.touched);
+        touched.sort_unstable();
+        touched.dedup();
+        for &idx in &touched {
+            let Some(Some(conn)) = self.conns.get(idx) else {
+                continue;
+            };
+            let done = conn.dead
+                || match &conn.phase {
+                    Phase::Ws(w) => w.ws.should_close_tcp() && !self.shard.has_backlog(w.id),
+                    _ => false,
+                };
+            if done {
+                self.finish(idx);
+            } else {
+                self.schedule(idx);
+            }
+        }
+        touched.clear();
+        self.touched = touched;
+    }
+
+    fn on_writable(&mut self, idx: usize) {
+        let Some(Some(conn)) = self.conns.get_mut(idx) else {
+            return;
+        };
+        self.touched.push(idx);
+        match &mut conn.phase {
+            Phase::Reply { out, written } => {
+                while *written < out.len() {
+                    match conn.stream.write(&out[*written..]) {
+                        Ok(0) => {
+                            conn.dead = true;
+                            return;
+                        }
+                        Ok(n) => *written += n,
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(_) => {
+                            conn.dead = true;
+                            return;
+                        }
+                    }
+                }
+                conn.dead = true; // written: close
+            }
+            Phase::Ws(w) => {
+                let id = w.id;
+                if self.shard.has_backlog(id) {
+                    let mut writer = StreamWriter {
+                        conns: &mut self.conns,
+                        by_slot: &self.by_slot,
+                        failed: &mut self.touched,
+                    };
+                    self.shard.flush(id, &mut writer);
+                }
+            }
+            Phase::Http { .. } => {}
+        }
+    }
+}
+
+fn millis_since(start: Instant) -> u64 {
+    u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+fn frame(msg: WsMessage) -> Bytes {
+    match msg {
+        WsMessage::Text(t) => encode_frame(OP_TEXT, t.as_bytes()),
+        WsMessage::Binary(b) => encode_frame(OP_BINARY, &b),
+    }
+}
+
+fn not_found(path: &str) -> Vec<u8> {
+    let body = serde_json::json!({
+        "error": "E_NOT_FOUND",
+        "message": format!("no such resource: {path}"),
+    })
+    .to_string();
+    http_response(
+        404,
+        &[("Content-Type", "application/json")],
+        body.as_bytes(),
+        false,
+    )
+}
