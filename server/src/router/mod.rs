@@ -497,7 +497,7 @@ fn hex(b: u8) -> Option<u8> {
 /// UTF-8. With `plus`, `+` decodes to a space (query strings).
 fn percent_decode(s: &str, plus: bool) -> Option<String> {
     let bytes = s.as_bytes();
-    if !bytes.contains(&b'%') && !(plus && bytes.contains(&b'+')) {
+    if !(bytes.contains(&b'%') || plus && bytes.contains(&b'+')) {
         return Some(s.to_owned());
     }
     let mut out = Vec::with_capacity(bytes.len());
