@@ -88,6 +88,7 @@ pub struct EventContext<'a> {
     pub(crate) name: &'a str,
     pub(crate) args: &'a str,
     pub(crate) attachments: &'a [Bytes],
+    pub(crate) ack_attachments: Vec<Bytes>,
 }
 
 impl fmt::Debug for EventContext<'_> {
@@ -153,8 +154,29 @@ impl EventContext<'_> {
     /// [`SessionError`] if the name is reserved, `args` is not a JSON array, or the
     /// session is closed.
     pub fn emit(&mut self, name: &str, args: &str) -> Result<(), SessionError> {
+        self.emit_binary(name, args, &[])
+    }
+
+    /// As [`emit`](Self::emit), with binary attachments referenced from `args` by
+    /// `{"_placeholder":true,"num":i}` (a BINARY_EVENT).
+    ///
+    /// # Errors
+    ///
+    /// As [`emit`](Self::emit).
+    pub fn emit_binary(
+        &mut self,
+        name: &str,
+        args: &str,
+        attachments: &[Bytes],
+    ) -> Result<(), SessionError> {
         let nsp = self.nsp;
-        self.session.emit(nsp, name, args, None, &[])
+        self.session.emit(nsp, name, args, None, attachments)
+    }
+
+    /// Binary attachments for the ack the handler returns (a BINARY_ACK), referenced
+    /// from the returned arguments by placeholders.
+    pub fn set_ack_attachments(&mut self, attachments: Vec<Bytes>) {
+        self.ack_attachments = attachments;
     }
 }
 

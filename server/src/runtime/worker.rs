@@ -62,7 +62,9 @@ enum Phase {
     Ws(Box<WsConn>),
 }
 
-/// The protocol above the WebSocket.
+/// The protocol above the WebSocket. (Lives inside the boxed [`WsConn`]; the echo
+/// variant is for conformance tests only, so the size difference is harmless.)
+#[allow(clippy::large_enum_variant)]
 enum Proto {
     Sio(Session),
     Echo(EngineEcho),
@@ -947,11 +949,13 @@ impl Worker {
                     name: name.as_str(),
                     args: args.as_str(),
                     attachments: &attachments,
+                    ack_attachments: Vec::new(),
                 };
                 let result = handler(&mut ctx);
+                let ack_attachments = std::mem::take(&mut ctx.ack_attachments);
                 if let Some(ack) = ack_id {
                     let args = result.as_deref().unwrap_or("[]");
-                    if let Err(e) = session.ack(&nsp, ack, args, &[]) {
+                    if let Err(e) = session.ack(&nsp, ack, args, &ack_attachments) {
                         tracing::warn!(socket = %id, %nsp, "handler ack failed: {e}");
                         let _ = session.ack(&nsp, ack, "[]", &[]);
                     }
