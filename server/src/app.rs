@@ -367,6 +367,14 @@ impl Server {
         self.inner.engine()
     }
 
+    /// A handle that reads the server's counters from any thread.
+    #[must_use]
+    pub fn stats_handle(&self) -> StatsHandle {
+        StatsHandle {
+            inner: self.inner.stats(),
+        }
+    }
+
     /// A handle that stops [`run`](Server::run) gracefully from any thread.
     #[must_use]
     pub fn shutdown_handle(&self) -> ShutdownHandle {
@@ -402,5 +410,38 @@ impl ShutdownHandle {
     #[must_use]
     pub fn is_shutdown(&self) -> bool {
         self.inner.is_triggered()
+    }
+}
+
+/// Server-wide counters (since start).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ServerStats {
+    /// TCP connections accepted.
+    pub accepted: u64,
+    /// WebSocket upgrades completed (Socket.IO and Engine.IO echo).
+    pub upgraded: u64,
+    /// Requests refused before an upgrade (HTTP errors, handshake timeouts).
+    pub rejected: u64,
+    /// Connections closed as slow consumers (outbound limit passed).
+    pub slow_consumers: u64,
+}
+
+/// Reads a [`Server`]'s counters; cloneable and `Send`.
+#[derive(Debug, Clone)]
+pub struct StatsHandle {
+    inner: Arc<runtime::RuntimeStats>,
+}
+
+impl StatsHandle {
+    /// The counters now.
+    #[must_use]
+    pub fn snapshot(&self) -> ServerStats {
+        use std::sync::atomic::Ordering::Relaxed;
+        ServerStats {
+            accepted: self.inner.accepted.load(Relaxed),
+            upgraded: self.inner.upgraded.load(Relaxed),
+            rejected: self.inner.rejected.load(Relaxed),
+            slow_consumers: self.inner.slow_consumers.load(Relaxed),
+        }
     }
 }

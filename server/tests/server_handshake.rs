@@ -165,3 +165,59 @@ fn websocket_protocol_error_closes_only_that_connection() {
     let got = request(&mut good, 1, "get", "/sockets/id", serde_json::Value::Null);
     assert_eq!(ack_body(got.last().unwrap(), 1)["statusCode"], 200);
 }
+
+/// A tiny xorshift generator: deterministic garbage without a dependency.
+fn garbage(seed: &mut u64, len: usize) -> Vec<u8> {
+    (0..len)
+        .map(|_| {
+            *seed ^= *seed << 13;
+            *seed ^= *seed >> 7;
+            *seed ^= *seed << 17;
+            (*seed >> 24) as u8
+        })
+        .collect()
+}
+
+#[test]
+fn random_bytes_never_hurt_the_server() {
+    use std::io::{Read, Write};
+    let server = TestServer::with_config(config());
+    let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+    for round in 0..40 {
+        let mut s = std::net::TcpStream::connect(server.addr).unwrap();
+        s.set_read_timeout(Some(WAIT)).unwrap();
+        if round % 2 == 1 {
+            // Garbage after a valid upgrade: WebSocket frames, Engine.IO and
+            // Socket.IO packets that make no sense.
+            s.write_all(
+                format!(
+                    "GET /socket.io/?EIO={}&transport=websocket HTTP/1.1\r\nHost: x\r\n{UPGRADE}\r\n",
+                    3 + round % 4 / 2
+                )
+                .as_bytes(),
+            )
+            .unwrap();
+        }
+        let len = 1 + (round * 997) % 5000;
+        let _ = s.write_all(&garbage(&mut seed, len));
+        let _ = s.shutdown(std::net::Shutdown::Write);
+        let mut out = Vec::new();
+        let _ = s.read_to_end(&mut out);
+        assert!(out.starts_with(b"HTTP/1.1 "), "round {round}: {out:?}");
+    }
+    let (mut ws, _) = connect_v4(server.addr);
+    let got = request(&mut ws, 1, "get", "/sockets/id", serde_json::Value::Null);
+    assert_eq!(ack_body(got.last().unwrap(), 1)["statusCode"], 200);
+    // Masked garbage frames from a real WebSocket client too.
+    for _ in 0..20 {
+        let mut c = server_util::ws(server.addr, "/socket.io/?EIO=4&transport=websocket");
+        let g = garbage(&mut seed, 300);
+        let _ = c.send(tungstenite::Message::binary(g.clone()));
+        let _ = c.send(tungstenite::Message::text(
+            String::from_utf8_lossy(&g).into_owned(),
+        ));
+        read_until_closed(&mut c);
+    }
+    let got = request(&mut ws, 2, "get", "/sockets/id", serde_json::Value::Null);
+    assert_eq!(ack_body(got.last().unwrap(), 2)["statusCode"], 200);
+}

@@ -109,6 +109,7 @@ fn slow_consumer_is_closed_and_others_are_fine() {
         }
     }
     assert!(floods < rounds, "{floods}");
+    assert_eq!(server.stats.snapshot().slow_consumers, 1);
     // The others are unaffected.
     let got = request(&mut fine, 1, "get", "/sockets/id", serde_json::Value::Null);
     assert_eq!(ack_body(got.last().unwrap(), 1)["statusCode"], 200);

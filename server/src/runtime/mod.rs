@@ -216,6 +216,10 @@ impl Runtime {
         self.engine.clone()
     }
 
+    pub(crate) fn stats(&self) -> Arc<RuntimeStats> {
+        Arc::clone(&self.stats)
+    }
+
     pub(crate) fn shutdown_signal(&self) -> ShutdownSignal {
         self.signal.clone()
     }

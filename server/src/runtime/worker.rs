@@ -56,8 +56,13 @@ const SLOW_CONSUMER: &str = "slow consumer";
 enum Phase {
     /// Reading the HTTP request head, until `deadline`.
     Http { deadline: u64 },
-    /// Writing a direct HTTP answer (`out[written..]`), then closing.
-    Reply { out: Vec<u8>, written: usize },
+    /// Writing a direct HTTP answer (`out[written..]`), then closing; dropped if
+    /// not written by `deadline`.
+    Reply {
+        out: Vec<u8>,
+        written: usize,
+        deadline: u64,
+    },
     /// Upgraded: every byte out goes through the shard under `id`.
     Ws(Box<WsConn>),
 }
@@ -87,15 +92,19 @@ struct Conn {
     input: BytesMut,
     /// The earliest timer entry pending for this connection.
     scheduled: Option<u64>,
-    /// An I/O error or EOF: finish at the end of the tick.
+    /// An I/O error or a decision to drop: finish at the end of the tick, writing
+    /// nothing more.
     dead: bool,
+    /// The peer finished sending (EOF): finish at the end of the tick, after this
+    /// tick's bytes were offered to the kernel.
+    eof: bool,
 }
 
 impl Conn {
     fn next_deadline(&self) -> Option<u64> {
         match &self.phase {
             Phase::Http { deadline } => Some(*deadline),
-            Phase::Reply { .. } => None,
+            Phase::Reply { deadline, .. } => Some(*deadline),
             Phase::Ws(w) => {
                 let proto = match &w.proto {
                     Proto::Sio(s) => s.next_deadline(),
@@ -361,6 +370,7 @@ impl Worker {
             input: BytesMut::new(),
             scheduled: None,
             dead: false,
+            eof: false,
         });
         self.schedule(idx);
         // Edge-triggered: bytes may already be waiting.
@@ -432,6 +442,11 @@ impl Worker {
                     conn.dead = true;
                     continue;
                 }
+                Phase::Reply { deadline, .. } if *deadline <= now => {
+                    tracing::debug!(worker = self.index, "HTTP reply not taken in time");
+                    conn.dead = true;
+                    continue;
+                }
                 Phase::Ws(w) => {
                     if w.close_deadline.is_some_and(|d| d <= now) {
                         tracing::debug!(socket = %w.id, "peer did not answer our close frame");
@@ -483,11 +498,11 @@ impl Worker {
             let Some(Some(conn)) = self.conns.get_mut(idx) else {
                 return;
             };
-            if conn.dead || matches!(conn.phase, Phase::Reply { .. }) {
+            if conn.dead || conn.eof || matches!(conn.phase, Phase::Reply { .. }) {
                 // A reply is being written: input is not wanted any more.
-                if !conn.dead {
+                if !conn.dead && !conn.eof {
                     match conn.stream.read(&mut self.scratch) {
-                        Ok(0) => conn.dead = true,
+                        Ok(0) => conn.eof = true,
                         Ok(_) => continue,
                         Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
@@ -521,7 +536,7 @@ impl Worker {
         let Some(Some(conn)) = self.conns.get_mut(idx) else {
             return;
         };
-        conn.dead = true;
+        conn.eof = true;
         if let Phase::Ws(w) = &mut conn.phase {
             let _ = w.ws.on_transport_closed();
             if let Proto::Sio(s) = &mut w.proto {
@@ -624,11 +639,16 @@ impl Worker {
 
     /// Starts writing `out` directly and closes the connection once it is written.
     fn reply(&mut self, idx: usize, out: Vec<u8>) {
+        let deadline = self.now() + self.app.config.close_timeout_ms;
         let Some(Some(conn)) = self.conns.get_mut(idx) else {
             return;
         };
         conn.input.clear();
-        conn.phase = Phase::Reply { out, written: 0 };
+        conn.phase = Phase::Reply {
+            out,
+            written: 0,
+            deadline,
+        };
         self.writable.push(idx);
         self.touched.push(idx);
     }
@@ -708,6 +728,7 @@ impl Worker {
 
     fn process_ws_input(&mut self, idx: usize) {
         let now = self.now();
+        let close_by = now + self.app.config.close_timeout_ms;
         loop {
             let Some(Some(conn)) = self.conns.get_mut(idx) else {
                 return;
@@ -735,12 +756,14 @@ impl Worker {
                 WsEvent::Ping(_) | WsEvent::Pong(_) => {}
                 WsEvent::Closed { code, reason, .. } => {
                     tracing::debug!(socket = %id, code, %reason, "WebSocket closed");
+                    w.close_deadline.get_or_insert(close_by);
                     if let Proto::Sio(s) = &mut w.proto {
                         s.handle_transport_closed();
                     }
                 }
                 WsEvent::Failed(e) => {
                     tracing::info!(socket = %id, code = e.close_code(), "WebSocket protocol error: {e}");
+                    w.close_deadline.get_or_insert(close_by);
                     if let Proto::Sio(s) = &mut w.proto {
                         s.handle_transport_closed();
                     }
@@ -1046,6 +1069,7 @@ impl Worker {
                 continue;
             };
             let done = conn.dead
+                || (conn.eof && !matches!(conn.phase, Phase::Reply { .. }))
                 || match &conn.phase {
                     Phase::Ws(w) => w.ws.should_close_tcp() && !self.shard.has_backlog(w.id),
                     _ => false,
@@ -1066,7 +1090,7 @@ impl Worker {
         };
         self.touched.push(idx);
         match &mut conn.phase {
-            Phase::Reply { out, written } => {
+            Phase::Reply { out, written, .. } => {
                 while *written < out.len() {
                     match conn.stream.write(&out[*written..]) {
                         Ok(0) => {

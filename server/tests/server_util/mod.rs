@@ -22,6 +22,7 @@ pub struct TestServer {
     pub addr: SocketAddr,
     pub handle: ShutdownHandle,
     pub engine: roomcast::Engine,
+    pub stats: roomcast_server::app::StatsHandle,
     thread: Option<JoinHandle<std::io::Result<()>>>,
 }
 
@@ -31,11 +32,13 @@ impl TestServer {
         let addr = server.local_addr();
         let handle = server.shutdown_handle();
         let engine = server.engine();
+        let stats = server.stats_handle();
         let thread = std::thread::spawn(move || server.run());
         TestServer {
             addr,
             handle,
             engine,
+            stats,
             thread: Some(thread),
         }
     }
