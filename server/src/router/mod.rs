@@ -30,7 +30,9 @@
 //!    `43<id>` packet.
 //!
 //! Route matching follows Express's defaults, which Sails uses: literal segments
-//! match ASCII-case-insensitively and one trailing `/` is ignored. When several
+//! match ASCII-case-insensitively and one trailing `/` is ignored. Matching runs
+//! on the decoded [`path`](Request::path), so an encoded `/` (`%2F`) separates
+//! segments like a plain one, and a `:param` never matches an empty segment. When several
 //! patterns match, the more specific wins (a literal segment beats a `:param`,
 //! compared left to right), and between equally specific patterns the one
 //! registered last wins — so an application's routes override the built-ins, and
@@ -425,13 +427,11 @@ pub fn parse_virtual_request(event: &str, args: &str) -> Result<Request, Respons
             "missing the request object {\"method\",\"url\",\"data\",\"headers\"}",
         ));
     }
-    let Value::Object(mut obj) = items.swap_remove(0) else {
-        let first = serde_json::from_str::<Value>(args)
-            .ok()
-            .and_then(|v| v.get(0).map(json_type))
-            .unwrap_or("something else");
+    let first = items.swap_remove(0);
+    let Value::Object(mut obj) = first else {
         return Err(Response::bad_request(&format!(
-            "the request must be a JSON object {{\"method\",\"url\",\"data\",\"headers\"}}, got {first}"
+            "the request must be a JSON object {{\"method\",\"url\",\"data\",\"headers\"}}, got {}",
+            json_type(&first)
         )));
     };
     let url = match obj.remove("url") {
@@ -471,7 +471,9 @@ fn split_url(url: &str) -> Result<(String, Vec<(String, String)>), Response> {
     let url = url.split_once('#').map_or(url, |(u, _)| u);
     let (raw_path, raw_query) = url.split_once('?').unwrap_or((url, ""));
     let path = percent_decode(raw_path, false).ok_or_else(|| {
-        Response::bad_request(&format!("malformed percent-encoding in path {raw_path:?}"))
+        Response::bad_request(&format!(
+            "malformed percent-encoding (or not UTF-8) in path {raw_path:?}"
+        ))
     })?;
     let query = raw_query
         .split('&')

@@ -53,8 +53,9 @@ pub const MODEL_ROOM_PREFIX: &str = "sails_model_";
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Policy {
-    /// `POST /sockets/join` and `/sockets/leave` for the requesting socket itself.
-    /// Default: allowed.
+    /// `POST /sockets/join` and `/sockets/leave` at all: for the requesting socket
+    /// itself (another socket also needs [`act_on_other_sockets`](Self::act_on_other_sockets),
+    /// a reserved room [`reserved_rooms`](Self::reserved_rooms)). Default: allowed.
     pub join: bool,
     /// `POST /sockets/broadcast` to rooms that are not reserved. Default: allowed.
     pub broadcast: bool,
@@ -74,8 +75,9 @@ pub struct Policy {
     /// `POST /sockets/add-room-members-to-rooms` and
     /// `/sockets/remove-room-members-from-rooms`. Default: refused.
     pub room_to_rooms: bool,
-    /// `POST /pubsub/:model/{subscribe,unsubscribe,watch,unwatch}` for the
-    /// requesting socket. Default: allowed.
+    /// `POST /pubsub/:model/{subscribe,unsubscribe,watch,unwatch}` at all: for the
+    /// requesting socket itself (another socket also needs
+    /// [`act_on_other_sockets`](Self::act_on_other_sockets)). Default: allowed.
     pub pubsub_subscribe: bool,
     /// `POST /pubsub/:model/message`. Default: allowed.
     pub pubsub_message: bool,
