@@ -32,11 +32,12 @@
 //! Route matching follows Express's defaults, which Sails uses: literal segments
 //! match ASCII-case-insensitively and one trailing `/` is ignored. Matching runs
 //! on the decoded [`path`](Request::path), so an encoded `/` (`%2F`) separates
-//! segments like a plain one, and a `:param` never matches an empty segment. When several
-//! patterns match, the more specific wins (a literal segment beats a `:param`,
-//! compared left to right), and between equally specific patterns the one
-//! registered last wins — so an application's routes override the built-ins, and
-//! registering the same method and pattern shape again replaces the earlier action.
+//! segments like a plain one; a `:param` never matches an empty segment. When
+//! several patterns match, the more specific wins (a literal segment beats a
+//! `:param`, compared left to right), and between equally specific patterns the
+//! one registered last wins — so an application's routes override the built-ins,
+//! and registering the same method and pattern shape again replaces the earlier
+//! action.
 //!
 //! # Ordering
 //!
