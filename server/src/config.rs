@@ -193,11 +193,26 @@ pub struct Cli {
 }
 
 /// The `policy` key of a config file: a preset name or a capability table.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug, Clone)]
 enum PolicySetting {
     Named(String),
     Table(Policy),
+}
+
+impl<'de> Deserialize<'de> for PolicySetting {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        match toml::Value::deserialize(d)? {
+            toml::Value::String(name) => Ok(PolicySetting::Named(name)),
+            table @ toml::Value::Table(_) => Policy::deserialize(table)
+                .map(PolicySetting::Table)
+                .map_err(|e| D::Error::custom(format!("in [policy]: {e}"))),
+            other => Err(D::Error::custom(format!(
+                "policy must be \"default\", \"open\" or a [policy] table, not a {}",
+                other.type_str()
+            ))),
+        }
+    }
 }
 
 /// The config file's keys (all optional).
@@ -359,6 +374,16 @@ mod tests {
             .into_config_with_file_text("[policy]\n")
             .unwrap();
         assert_eq!(c.policy, Policy::default());
+        let c = Cli::default()
+            .into_config_with_file_text("port = 9\n[policy]\nblast = true\n")
+            .unwrap();
+        assert!(c.policy.blast && !c.policy.emit);
+        assert_eq!(c.addr.port(), 9);
+        let e = Cli::default()
+            .into_config_with_file_text("[policy]\nblats = true\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("blats"), "{e}");
     }
 
     #[test]
@@ -368,6 +393,7 @@ mod tests {
             "nope = 1",
             "[[",
             "policy = \"wide-open\"",
+            "policy = 3",
             "workers = 0",
         ] {
             assert!(
