@@ -49,6 +49,8 @@ use crate::ws::{WsConfig, WsEvent, WsSession, CLOSE_GOING_AWAY, CLOSE_NORMAL, CL
 pub(crate) const READS_PER_TICK: usize = 16;
 /// Size of one read.
 const READ_CHUNK: usize = 64 * 1024;
+/// Read-buffer capacity an idle connection may keep.
+const IDLE_BUFFER: usize = 4 * 1024;
 /// Close reason sent to slow consumers (with code 1008).
 const SLOW_CONSUMER: &str = "slow consumer";
 
@@ -519,6 +521,12 @@ impl Worker {
                 Ok(n) => {
                     conn.input.extend_from_slice(&self.scratch[..n]);
                     self.process_input(idx, stats);
+                    // An idle connection keeps no large read buffer.
+                    if let Some(Some(conn)) = self.conns.get_mut(idx) {
+                        if conn.input.is_empty() && conn.input.capacity() > IDLE_BUFFER {
+                            conn.input = BytesMut::new();
+                        }
+                    }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
