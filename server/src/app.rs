@@ -9,7 +9,7 @@
 //! * [`ServerBuilder::route`]: an action for a virtual request (`io.socket.post('/chat/say', …)`);
 //!   it replaces a built-in route with the same method and pattern. Actions run on
 //!   the worker thread that owns the requesting socket, with that worker's
-//!   [`Shard`](roomcast::Shard) in the [`Context`]: what they broadcast reaches the
+//!   [`Shard`] in the [`Context`]: what they broadcast reaches the
 //!   requester before the request's ack.
 //! * [`ServerBuilder::namespace`]: accept CONNECTs to another namespace. A CONNECT
 //!   to a namespace nobody registered gets CONNECT_ERROR `"Invalid namespace"`.
