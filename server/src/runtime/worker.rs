@@ -633,8 +633,9 @@ impl Worker {
         }
     }
 
+    /// Plain HTTP requests (the admin API plugs in here later).
     fn http_route(&self, req: &Request) -> Vec<u8> {
-        match (req.method.as_str(), req.path.as_str()) {
+        let mut resp = match (req.method.as_str(), req.path.as_str()) {
             ("GET" | "HEAD", "/health") => http_response(
                 200,
                 &[("Content-Type", "application/json")],
@@ -642,7 +643,14 @@ impl Worker {
                 false,
             ),
             _ => not_found(&req.path),
+        };
+        if req.method == "HEAD" {
+            // Same head (Content-Length included), no body.
+            if let Some(end) = resp.windows(4).position(|w| w == b"\r\n\r\n") {
+                resp.truncate(end + 4);
+            }
         }
+        resp
     }
 
     /// Starts writing `out` directly and closes the connection once it is written.
