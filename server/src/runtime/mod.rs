@@ -18,6 +18,18 @@
 //!   requester before the ack), and its writes. Other threads reach a worker's
 //!   sockets only through the engine's channels, which wake the worker's `Waker`.
 //!
+//! # Socket ids
+//!
+//! A core socket is `open`ed when the WebSocket upgrade is accepted and its id is
+//! the Engine.IO `sid` of the open packet, so a v3 client (whose socket id *is*
+//! the engine sid) and a v5 client (answered `40{"sid":<the same id>}`) both see
+//! the id `GET /sockets/id` returns and rooms are keyed by. The socket is
+//! `activate`d (joins its own room, reached by blasts) when the `/` CONNECT is
+//! accepted; a CONNECT to another namespace is answered with the same id. A `41`
+//! on `/` makes the socket leave every room it joined; the id stays the
+//! connection's until it closes (a new `40` gets the same id back; blasts still
+//! reach it meanwhile and the client ignores them, as it has no `/` socket).
+//!
 //! # Bytes out
 //!
 //! Every byte to an upgraded connection, the `101` response included, goes through
