@@ -216,6 +216,19 @@ impl Engine {
         (engine, shards)
     }
 
+    /// Encodes `event` (default `"message"`) with `data` for this engine's namespace.
+    pub(crate) fn event_frame<T: serde::Serialize + ?Sized>(
+        &self,
+        event: Option<&str>,
+        data: &T,
+    ) -> Result<Frame, Error> {
+        Frame::event(
+            &self.inner.config.namespace,
+            event.unwrap_or("message"),
+            data,
+        )
+    }
+
     /// The configuration the engine was built with.
     #[must_use]
     pub fn config(&self) -> &EngineConfig {
@@ -322,11 +335,7 @@ impl Engine {
         data: &T,
         omit: Option<SocketId>,
     ) -> Result<(), Error> {
-        let frame = Frame::event(
-            &self.inner.config.namespace,
-            event.unwrap_or("message"),
-            data,
-        )?;
+        let frame = self.event_frame(event, data)?;
         ops::broadcast(&mut &*self, &rooms, &frame, omit)
     }
 
@@ -356,11 +365,7 @@ impl Engine {
         data: &T,
         omit: Option<SocketId>,
     ) -> Result<(), Error> {
-        let frame = Frame::event(
-            &self.inner.config.namespace,
-            event.unwrap_or("message"),
-            data,
-        )?;
+        let frame = self.event_frame(event, data)?;
         ops::blast(&mut &*self, &frame, omit);
         Ok(())
     }
@@ -383,11 +388,7 @@ impl Engine {
         event: Option<&str>,
         data: &T,
     ) -> Result<(), Error> {
-        let frame = Frame::event(
-            &self.inner.config.namespace,
-            event.unwrap_or("message"),
-            data,
-        )?;
+        let frame = self.event_frame(event, data)?;
         ops::emit(&mut &*self, &sockets, &frame)
     }
 

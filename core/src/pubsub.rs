@@ -362,13 +362,7 @@ impl<T: Target> Model<T> {
         added_id: &RecordId,
         omit: Option<SocketId>,
     ) -> Result<(), Error> {
-        let json = ObjectWriter::new()
-            .field("id", id)?
-            .field("verb", "addedTo")?
-            .field("attribute", attribute)?
-            .field("addedId", added_id)?
-            .finish();
-        self.send_to_record(id, &json, omit)
+        self.link_notice(id, "addedTo", attribute, "addedId", added_id, omit)
     }
 
     /// A record was unlinked from another:
@@ -385,11 +379,24 @@ impl<T: Target> Model<T> {
         removed_id: &RecordId,
         omit: Option<SocketId>,
     ) -> Result<(), Error> {
+        self.link_notice(id, "removedFrom", attribute, "removedId", removed_id, omit)
+    }
+
+    /// `{"id":…,"verb":<verb>,"attribute":…,<key>:<other>}` to the record's room.
+    fn link_notice(
+        &mut self,
+        id: &RecordId,
+        verb: &str,
+        attribute: &str,
+        key: &str,
+        other: &RecordId,
+        omit: Option<SocketId>,
+    ) -> Result<(), Error> {
         let json = ObjectWriter::new()
             .field("id", id)?
-            .field("verb", "removedFrom")?
+            .field("verb", verb)?
             .field("attribute", attribute)?
-            .field("removedId", removed_id)?
+            .field(key, other)?
             .finish();
         self.send_to_record(id, &json, omit)
     }

@@ -1018,20 +1018,8 @@ impl Shard {
         data: &T,
         omit: Option<SocketId>,
     ) -> Result<(), Error> {
-        let frame = self.event_frame(event, data)?;
+        let frame = self.engine.event_frame(event, data)?;
         ops::broadcast(self, &rooms, &frame, omit)
-    }
-
-    fn event_frame<T: serde::Serialize + ?Sized>(
-        &self,
-        event: Option<&str>,
-        data: &T,
-    ) -> Result<Frame, Error> {
-        Frame::event(
-            &self.engine.inner.config.namespace,
-            event.unwrap_or("message"),
-            data,
-        )
     }
 
     /// As [`Engine::blast_frame`], applying this shard's part at once.
