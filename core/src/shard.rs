@@ -342,6 +342,31 @@ impl Shard {
         true
     }
 
+    /// Undoes [`activate`](Self::activate): the socket leaves every room (its own
+    /// id room included), is no longer reached by blasts or known to
+    /// [`Engine::is_connected`], but stays open for [`send`](Self::send) and can be
+    /// activated again (with the same id). The server does this when a client
+    /// leaves the `/` namespace (`41`) but keeps its connection. Returns false if
+    /// `id` is not a connected socket of this shard.
+    pub fn deactivate(&mut self, id: SocketId) -> bool {
+        let Some(slot) = self.live_slot(id) else {
+            return false;
+        };
+        let rooms = std::mem::take(&mut self.slots[slot as usize].rooms);
+        for r in &rooms {
+            self.remove_member(*r, slot);
+        }
+        self.live[slot as usize >> 6] &= !(1 << (slot & 63));
+        self.live_count -= 1;
+        self.link().liveness.set(slot, 0);
+        let s = &mut self.slots[slot as usize];
+        s.state = SlotState::Open;
+        s.own_room = false;
+        s.rooms = rooms;
+        s.rooms.clear();
+        true
+    }
+
     /// [`open`](Self::open) then [`activate`](Self::activate): a connected socket.
     ///
     /// # Errors

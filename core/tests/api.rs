@@ -389,3 +389,32 @@ fn add_and_remove_room_members_word_wise_on_large_rooms() {
     assert_eq!(shard.membership_count(), 0);
     shard.validate().unwrap();
 }
+
+#[test]
+fn deactivated_sockets_leave_everything_but_can_still_be_sent_to() {
+    let (engine, mut shard) = one_shard();
+    let a = shard.connect().unwrap();
+    let b = shard.connect().unwrap();
+    engine.join([a, b], "r").unwrap();
+    shard.process_ops();
+    assert!(shard.deactivate(a));
+    assert!(!shard.deactivate(a), "already inactive");
+    assert!(!engine.is_connected(a));
+    assert_eq!(shard.rooms_of(a), None);
+    assert_eq!(shard.room_members("r"), vec![b]);
+    engine.blast(Some("all"), &1, None).unwrap();
+    engine
+        .broadcast(a.to_string(), Some("own"), &2, None)
+        .unwrap();
+    assert!(shard.send(a, Frame::text("3").into_bytes()));
+    let mut w = MemoryWriter::default();
+    tick(&mut shard, &mut w);
+    assert_eq!(split_frames(w.received(a)), ["3"]);
+    assert_eq!(split_frames(w.received(b)), ["42[\"all\",1]"]);
+    // Back in: its own id room again, and blasts reach it.
+    assert!(shard.activate(a));
+    engine.blast(Some("all"), &4, None).unwrap();
+    tick(&mut shard, &mut w);
+    assert_eq!(split_frames(&w.take(a)), ["3", "42[\"all\",4]"]);
+    assert_eq!(shard.rooms_of(a).unwrap(), [a.to_string()]);
+}

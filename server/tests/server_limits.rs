@@ -77,6 +77,24 @@ fn leaving_main_namespace_leaves_rooms_and_rejoining_works() {
         json!({"rooms": "r", "data": 1}),
     );
     assert_eq!(got.len(), 1, "{got:?}");
+    // Nor its own id room nor blasts (sent through the engine from this thread):
+    // the next round trip on a's connection shows nothing arrived before it.
+    assert!(!server.engine.is_connected(sid.parse().unwrap()));
+    server
+        .engine
+        .broadcast(sid.as_str(), None, &0, None)
+        .unwrap();
+    server.engine.blast(None, &0, None).unwrap();
+    assert_eq!(
+        text_no_ping(&mut b),
+        r#"42["message",0]"#,
+        "b gets the blast"
+    );
+    send(&mut a, "40/nope,");
+    assert_eq!(
+        text_no_ping(&mut a),
+        r#"44/nope,{"message":"Invalid namespace"}"#
+    );
     send(&mut a, "40");
     assert_eq!(text_no_ping(&mut a), format!(r#"40{{"sid":"{sid}"}}"#));
     let got = request(&mut a, 2, "post", "/sockets/join", json!({"room": "r"}));

@@ -1003,13 +1003,10 @@ impl Worker {
             SessionEvent::Ack { .. } => {}
             SessionEvent::Disconnect { nsp } => {
                 if nsp == "/" {
-                    // The socket leaves every room it joined; it stays addressable
-                    // by its id until the connection closes.
-                    if let Some(rooms) = shard.rooms_of(id) {
-                        for room in rooms.iter().filter(|r| **r != id.to_string()) {
-                            let _ = shard.leave(id, room);
-                        }
-                    }
+                    // As in socket.io, the socket leaves every room (its own id
+                    // room too) and is no longer reached by blasts; the connection
+                    // stays open and a new CONNECT to `/` activates it again.
+                    shard.deactivate(id);
                 }
             }
         }
