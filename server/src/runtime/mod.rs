@@ -54,7 +54,7 @@
 //!   buffer holds at most one read chunk plus one partial frame header (the codec
 //!   consumes payload as it arrives).
 //! * Heartbeats and the connect timeout come from each `Session::next_deadline`,
-//!   kept in a per-worker timer heap (lazy: an entry is checked against the
+//!   kept in per-worker deadline FIFOs (`deadlines.rs`; lazy: an entry is checked against the
 //!   connection's current deadline when it fires).
 //! * After we send a close frame, the peer has `close_timeout_ms` (2 s) to answer.
 //! * A connection is read at most [`worker::READS_PER_TICK`] times a tick so one
@@ -82,6 +82,7 @@
 //! until its connections are gone or `shutdown_grace_ms` passes.
 
 mod acceptor;
+mod deadlines;
 mod engine_echo;
 pub(crate) mod worker;
 

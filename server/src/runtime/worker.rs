@@ -19,8 +19,6 @@
 //! Connections live in a slab indexed by their mio token; a second table maps a
 //! socket's dense slot index (`SocketId::slot`) to its connection for the writer.
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 use std::io::{self, IoSlice, Read, Write};
 use std::net::Shutdown;
 use std::sync::atomic::Ordering;
@@ -35,6 +33,7 @@ use roomcast::wire::{encode_frame, OP_BINARY, OP_TEXT};
 use roomcast::{CloseCause, Shard, SocketId, Writer};
 use smallvec::SmallVec;
 
+use super::deadlines::DeadlineFifo;
 use super::engine_echo::EngineEcho;
 use super::{App, RuntimeStats, ShutdownSignal, WAKER};
 use crate::app::{ConnectContext, EventContext};
@@ -209,7 +208,8 @@ pub(crate) struct Worker {
     free: Vec<usize>,
     /// `SocketId::slot` → connection index + 1 (0: none).
     by_slot: Vec<usize>,
-    timers: BinaryHeap<Reverse<(u64, usize, u64)>>,
+    /// Deadlines, as `(connection index, connection serial)`.
+    timers: DeadlineFifo<(usize, u64)>,
     start: Instant,
     next_serial: u64,
     /// Connections touched this tick (checked for completion after the drain).
@@ -246,7 +246,7 @@ impl Worker {
             conns: Vec::new(),
             free: Vec::new(),
             by_slot: Vec::new(),
-            timers: BinaryHeap::new(),
+            timers: DeadlineFifo::default(),
             start: Instant::now(),
             next_serial: 0,
             touched: Vec::new(),
@@ -280,8 +280,8 @@ impl Worker {
             let now = self.now();
             let mut timeout = self
                 .timers
-                .peek()
-                .map(|Reverse((t, _, _))| Duration::from_millis(t.saturating_sub(now)));
+                .next_deadline()
+                .map(|t| Duration::from_millis(t.saturating_sub(now)));
             if !self.more_input.is_empty() || self.shard.has_pending_ops() {
                 timeout = Some(Duration::ZERO);
             }
@@ -417,18 +417,14 @@ impl Worker {
         if let Some(d) = conn.next_deadline() {
             if conn.scheduled.is_none_or(|s| d < s) {
                 conn.scheduled = Some(d);
-                self.timers.push(Reverse((d, idx, conn.serial)));
+                self.timers.push(d, (idx, conn.serial));
             }
         }
     }
 
     fn fire_timers(&mut self, stats: &RuntimeStats) {
         let now = self.now();
-        while let Some(&Reverse((t, idx, serial))) = self.timers.peek() {
-            if t > now {
-                break;
-            }
-            self.timers.pop();
+        while let Some((t, (idx, serial))) = self.timers.pop_due(now) {
             let Some(Some(conn)) = self.conns.get_mut(idx) else {
                 continue;
             };
