@@ -334,8 +334,16 @@ impl ServerBuilder {
                  (blast, emit, act on other sockets...) - for development and tests only"
             );
         }
+        if self.config.admin_token.is_some() {
+            tracing::info!("admin HTTP API enabled at /api/ (bearer token required)");
+        } else {
+            tracing::info!(
+                "admin HTTP API is off: set ROOMCAST_ADMIN_TOKEN or admin_token to enable it"
+            );
+        }
         let app = runtime::App {
             router: self.router,
+            admin: Router::admin_routes(),
             namespaces: self.namespaces,
             connect_hooks: self.connect_hooks,
             event_handlers: self.event_handlers,

@@ -17,6 +17,8 @@
 //! max_payload = 1000000
 //! outbound_limit = 8388608
 //! log = "info,roomcast_server=debug"
+//! admin_token = "change-me"   # enables the admin HTTP API (or ROOMCAST_ADMIN_TOKEN)
+//! max_http_body = 1048576     # largest admin API request body
 //!
 //! # either a preset name ...
 //! # policy = "open"
@@ -43,6 +45,8 @@ pub const DEFAULT_PORT: u16 = 1337;
 /// Default bytes a socket may have queued and unsent before it is closed as a slow
 /// consumer: 8 MiB.
 pub const DEFAULT_OUTBOUND_LIMIT: usize = 8 << 20;
+/// Default largest plain-HTTP (admin API) request body: 1 MiB.
+pub const DEFAULT_MAX_HTTP_BODY: usize = 1 << 20;
 
 /// Everything the server needs to start. Build it with [`ServerConfig::default`]
 /// (then set fields), [`ServerConfig::from_args`] (the binary), or
@@ -73,6 +77,12 @@ pub struct ServerConfig {
     pub shutdown_grace_ms: u64,
     /// A `tracing` filter (`RUST_LOG` syntax), used by the binary.
     pub log: Option<String>,
+    /// The bearer token of the admin HTTP API (`/api/…`); `None` (or empty)
+    /// turns the admin API off.
+    pub admin_token: Option<String>,
+    /// Largest plain-HTTP request body accepted (admin API), in bytes; larger is
+    /// answered 413.
+    pub max_http_body: usize,
 }
 
 impl Default for ServerConfig {
@@ -90,6 +100,8 @@ impl Default for ServerConfig {
             close_timeout_ms: 2_000,
             shutdown_grace_ms: 2_000,
             log: None,
+            admin_token: None,
+            max_http_body: DEFAULT_MAX_HTTP_BODY,
         }
     }
 }
@@ -190,6 +202,14 @@ pub struct Cli {
     /// Log filter, e.g. `info` or `roomcast_server=debug` [default: info; RUST_LOG also works]
     #[arg(long, value_name = "FILTER", env = "ROOMCAST_LOG")]
     pub log: Option<String>,
+    /// Bearer token that enables the admin HTTP API (`/api/…`); without one the API is off
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "ROOMCAST_ADMIN_TOKEN",
+        hide_env_values = true
+    )]
+    pub admin_token: Option<String>,
 }
 
 /// The `policy` key of a config file: a preset name or a capability table.
@@ -232,6 +252,8 @@ struct FileConfig {
     close_timeout_ms: Option<u64>,
     shutdown_grace_ms: Option<u64>,
     log: Option<String>,
+    admin_token: Option<String>,
+    max_http_body: Option<usize>,
 }
 
 fn named_policy(name: &str) -> Result<Policy, ConfigError> {
@@ -313,6 +335,11 @@ fn merge(cli: Cli, file: FileConfig) -> Result<ServerConfig, ConfigError> {
         close_timeout_ms: file.close_timeout_ms.unwrap_or(d.close_timeout_ms),
         shutdown_grace_ms: file.shutdown_grace_ms.unwrap_or(d.shutdown_grace_ms),
         log: cli.log.or(file.log),
+        admin_token: cli
+            .admin_token
+            .or(file.admin_token)
+            .filter(|t| !t.trim().is_empty()),
+        max_http_body: file.max_http_body.unwrap_or(d.max_http_body),
     };
     validate(&config)?;
     Ok(config)

@@ -85,7 +85,7 @@ fn starts_logs_its_address_and_exits_0_on_sigterm() {
     // It serves.
     let mut s = std::net::TcpStream::connect(addr).unwrap();
     use std::io::{Read, Write};
-    s.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+    s.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         .unwrap();
     let mut out = String::new();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();

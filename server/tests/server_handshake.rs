@@ -116,7 +116,10 @@ fn bad_handshakes_are_refused_and_the_server_goes_on() {
     let r = get(a, "/health", "");
     assert!(r.starts_with("HTTP/1.1 200"), "{r}");
     assert_eq!(body(&r), r#"{"status":"ok"}"#);
-    let r = http(a, "HEAD /health HTTP/1.1\r\nHost: x\r\n\r\n");
+    let r = http(
+        a,
+        "HEAD /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
     assert!(r.starts_with("HTTP/1.1 200"), "{r}");
     assert_eq!(body(&r), "");
     let (_ws, sid) = connect_v4(a);

@@ -12,13 +12,23 @@ use serde_json::{json, Map, Value};
 
 use super::{json_type, Context, Method, Policy, Request, Response, Router};
 
-type Outcome = Result<Response, Response>;
+pub(super) type Outcome = Result<Response, Response>;
+
+/// Who calls an action: a socket's virtual request, or a backend through the admin
+/// HTTP API. They differ only in how a body names sockets: a socket's `omitSender`
+/// flag omits the requester, the admin API's `omit` names a socket id; the admin
+/// `join`/`leave` also take `socketIds`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Caller {
+    Socket,
+    Admin,
+}
 
 /// The fields of a request body: an object, or nothing (`null`/absent data).
-struct Fields<'a>(Option<&'a Map<String, Value>>);
+pub(super) struct Fields<'a>(Option<&'a Map<String, Value>>);
 
 impl<'a> Fields<'a> {
-    fn of(req: &'a Request) -> Result<Fields<'a>, Response> {
+    pub(super) fn of(req: &'a Request) -> Result<Fields<'a>, Response> {
         match &req.body {
             Value::Null => Ok(Fields(None)),
             Value::Object(m) => Ok(Fields(Some(m))),
@@ -30,24 +40,24 @@ impl<'a> Fields<'a> {
     }
 
     /// The field's value; `null` counts as absent.
-    fn get(&self, key: &str) -> Option<&'a Value> {
+    pub(super) fn get(&self, key: &str) -> Option<&'a Value> {
         self.0.and_then(|m| m.get(key)).filter(|v| !v.is_null())
     }
 
-    fn required(&self, key: &str) -> Result<&'a Value, Response> {
+    pub(super) fn required(&self, key: &str) -> Result<&'a Value, Response> {
         self.get(key)
             .ok_or_else(|| Response::bad_request(&format!("missing `{key}`")))
     }
 
-    fn string(&self, key: &str) -> Result<&'a str, Response> {
+    pub(super) fn string(&self, key: &str) -> Result<&'a str, Response> {
         expect_str(key, self.required(key)?)
     }
 
-    fn opt_string(&self, key: &str) -> Result<Option<&'a str>, Response> {
+    pub(super) fn opt_string(&self, key: &str) -> Result<Option<&'a str>, Response> {
         self.get(key).map(|v| expect_str(key, v)).transpose()
     }
 
-    fn flag(&self, key: &str, default: bool) -> Result<bool, Response> {
+    pub(super) fn flag(&self, key: &str, default: bool) -> Result<bool, Response> {
         match self.get(key) {
             None => Ok(default),
             Some(Value::Bool(b)) => Ok(*b),
@@ -56,13 +66,13 @@ impl<'a> Fields<'a> {
     }
 
     /// `data`, passed on as is (`null` when absent, as socket.io sends `undefined`).
-    fn data(&self) -> &'a Value {
+    pub(super) fn data(&self) -> &'a Value {
         const NULL: &Value = &Value::Null;
         self.get("data").unwrap_or(NULL)
     }
 
     /// A string or an array of strings (room names, socket ids).
-    fn names(&self, key: &str) -> Result<Vec<&'a str>, Response> {
+    pub(super) fn names(&self, key: &str) -> Result<Vec<&'a str>, Response> {
         match self.required(key)? {
             Value::String(s) => Ok(vec![s.as_str()]),
             Value::Array(items) => items
@@ -75,7 +85,7 @@ impl<'a> Fields<'a> {
     }
 
     /// A record id or an array of them.
-    fn record_ids(&self, key: &str) -> Result<Vec<RecordId>, Response> {
+    pub(super) fn record_ids(&self, key: &str) -> Result<Vec<RecordId>, Response> {
         let one = |k: &str, v: &Value| {
             RecordId::from_json(v).map_err(|e| Response::bad_request(&format!("`{k}`: {e}")))
         };
@@ -98,7 +108,7 @@ fn expect_str<'v>(key: &str, v: &'v Value) -> Result<&'v str, Response> {
     v.as_str().ok_or_else(|| wrong_type(key, "a string", v))
 }
 
-fn ok() -> Outcome {
+pub(super) fn ok() -> Outcome {
     Ok(Response::ok(json!({"ok": true})))
 }
 
@@ -152,7 +162,7 @@ fn check_rooms(ctx: &Context<'_>, policy: &Policy, rooms: &[&str]) -> Result<(),
     }
 }
 
-fn unknown_or_ok(unknown: &[SocketId]) -> Outcome {
+pub(super) fn unknown_or_ok(unknown: &[SocketId]) -> Outcome {
     if unknown.is_empty() {
         ok()
     } else {
@@ -161,21 +171,36 @@ fn unknown_or_ok(unknown: &[SocketId]) -> Outcome {
     }
 }
 
-fn omit(ctx: &Context<'_>, fields: &Fields<'_>) -> Result<Option<SocketId>, Response> {
-    Ok(if fields.flag("omitSender", false)? {
-        ctx.socket
-    } else {
-        None
-    })
+/// The socket to leave out: the requester if `omitSender` is true (a socket's
+/// request), or the socket id in `omit` (admin).
+pub(super) fn omit(
+    ctx: &Context<'_>,
+    fields: &Fields<'_>,
+    caller: Caller,
+) -> Result<Option<SocketId>, Response> {
+    match caller {
+        Caller::Socket => Ok(if fields.flag("omitSender", false)? {
+            ctx.socket
+        } else {
+            None
+        }),
+        Caller::Admin => fields
+            .opt_string("omit")?
+            .map(|text| text.parse().map_err(|e| Response::from_core_error(&e)))
+            .transpose(),
+    }
 }
 
-fn event_frame(ctx: &Context<'_>, fields: &Fields<'_>) -> Result<roomcast::Frame, Response> {
+pub(super) fn event_frame(
+    ctx: &Context<'_>,
+    fields: &Fields<'_>,
+) -> Result<roomcast::Frame, Response> {
     let event = fields.opt_string("event")?.unwrap_or("message");
     let nsp = &ctx.shard.engine().config().namespace;
     Ok(roomcast::Frame::event(nsp, event, fields.data())?)
 }
 
-fn model<'s>(
+pub(super) fn model<'s>(
     ctx: &'s mut Context<'_>,
     req: &Request,
 ) -> Result<roomcast::Model<&'s mut roomcast::Shard>, Response> {
@@ -197,13 +222,17 @@ pub(super) fn register(router: &mut Router, policy: Arc<Policy>) {
     };
     add(router, Method::Get, "/sockets/id", get_id);
     add(router, Method::Post, "/sockets/join", |p, c, r| {
-        join(p, c, r, true)
+        join(p, c, r, true, Caller::Socket)
     });
     add(router, Method::Post, "/sockets/leave", |p, c, r| {
-        join(p, c, r, false)
+        join(p, c, r, false, Caller::Socket)
     });
-    add(router, Method::Post, "/sockets/broadcast", broadcast);
-    add(router, Method::Post, "/sockets/blast", blast);
+    add(router, Method::Post, "/sockets/broadcast", |p, c, r| {
+        broadcast(p, c, r, Caller::Socket)
+    });
+    add(router, Method::Post, "/sockets/blast", |p, c, r| {
+        blast(p, c, r, Caller::Socket)
+    });
     add(router, Method::Post, "/sockets/emit", emit);
     add(router, Method::Post, "/sockets/leave-all", leave_all);
     add(
@@ -236,8 +265,12 @@ pub(super) fn register(router: &mut Router, policy: Arc<Policy>) {
     add(router, Method::Post, "/pubsub/:model/unwatch", |p, c, r| {
         watch(p, c, r, false)
     });
-    add(router, Method::Post, "/pubsub/:model/message", message);
-    add(router, Method::Post, "/pubsub/:model/publish", publish);
+    add(router, Method::Post, "/pubsub/:model/message", |p, c, r| {
+        message(p, c, r, Caller::Socket)
+    });
+    add(router, Method::Post, "/pubsub/:model/publish", |p, c, r| {
+        publish(p, c, r, Caller::Socket)
+    });
 }
 
 fn get_id(_: &Policy, ctx: &mut Context<'_>, _: &Request) -> Outcome {
@@ -245,41 +278,64 @@ fn get_id(_: &Policy, ctx: &mut Context<'_>, _: &Request) -> Outcome {
     Ok(Response::ok(json!({"id": id.to_string()})))
 }
 
-fn join(policy: &Policy, ctx: &mut Context<'_>, req: &Request, join: bool) -> Outcome {
+pub(super) fn join(
+    policy: &Policy,
+    ctx: &mut Context<'_>,
+    req: &Request,
+    join: bool,
+    caller: Caller,
+) -> Outcome {
     allow(policy.join, if join { "join" } else { "leave" })?;
     let f = Fields::of(req)?;
     let room = f.string("room")?;
-    let target = target_socket(ctx, &f, policy)?;
+    let targets: Vec<SocketId> = if caller == Caller::Admin && f.get("socketIds").is_some() {
+        f.names("socketIds")?
+            .into_iter()
+            .map(|t| t.parse().map_err(|e| Response::from_core_error(&e)))
+            .collect::<Result<_, _>>()?
+    } else {
+        vec![target_socket(ctx, &f, policy)?]
+    };
     check_rooms(ctx, policy, &[room])?;
     let unknown = if join {
-        ctx.shard.join(target, room)?
+        ctx.shard.join(targets.as_slice(), room)?
     } else {
-        ctx.shard.leave(target, room)?
+        ctx.shard.leave(targets.as_slice(), room)?
     };
     unknown_or_ok(&unknown)
 }
 
-fn broadcast(policy: &Policy, ctx: &mut Context<'_>, req: &Request) -> Outcome {
+pub(super) fn broadcast(
+    policy: &Policy,
+    ctx: &mut Context<'_>,
+    req: &Request,
+    caller: Caller,
+) -> Outcome {
     allow(policy.broadcast, "broadcast")?;
     let f = Fields::of(req)?;
     let rooms = f.names("rooms")?;
     let frame = event_frame(ctx, &f)?;
-    let omit = omit(ctx, &f)?;
+    let omit = omit(ctx, &f, caller)?;
     check_rooms(ctx, policy, &rooms)?;
     ctx.shard.broadcast_frame(&rooms, &frame, omit)?;
     ok()
 }
 
-fn blast(policy: &Policy, ctx: &mut Context<'_>, req: &Request) -> Outcome {
+pub(super) fn blast(
+    policy: &Policy,
+    ctx: &mut Context<'_>,
+    req: &Request,
+    caller: Caller,
+) -> Outcome {
     allow(policy.blast, "blast")?;
     let f = Fields::of(req)?;
     let frame = event_frame(ctx, &f)?;
-    let omit = omit(ctx, &f)?;
+    let omit = omit(ctx, &f, caller)?;
     ctx.shard.blast_frame(&frame, omit);
     ok()
 }
 
-fn emit(policy: &Policy, ctx: &mut Context<'_>, req: &Request) -> Outcome {
+pub(super) fn emit(policy: &Policy, ctx: &mut Context<'_>, req: &Request) -> Outcome {
     allow(policy.emit, "emit")?;
     let f = Fields::of(req)?;
     let ids = f.names("socketIds")?;
@@ -288,7 +344,7 @@ fn emit(policy: &Policy, ctx: &mut Context<'_>, req: &Request) -> Outcome {
     ok()
 }
 
-fn leave_all(policy: &Policy, ctx: &mut Context<'_>, req: &Request) -> Outcome {
+pub(super) fn leave_all(policy: &Policy, ctx: &mut Context<'_>, req: &Request) -> Outcome {
     allow(policy.leave_all, "leave-all")?;
     let f = Fields::of(req)?;
     let room = f.string("room")?;
@@ -301,7 +357,12 @@ fn leave_all(policy: &Policy, ctx: &mut Context<'_>, req: &Request) -> Outcome {
     ok()
 }
 
-fn room_to_rooms(policy: &Policy, ctx: &mut Context<'_>, req: &Request, add: bool) -> Outcome {
+pub(super) fn room_to_rooms(
+    policy: &Policy,
+    ctx: &mut Context<'_>,
+    req: &Request,
+    add: bool,
+) -> Outcome {
     allow(
         policy.room_to_rooms,
         if add {
@@ -323,7 +384,12 @@ fn room_to_rooms(policy: &Policy, ctx: &mut Context<'_>, req: &Request, add: boo
     ok()
 }
 
-fn subscribe(policy: &Policy, ctx: &mut Context<'_>, req: &Request, sub: bool) -> Outcome {
+pub(super) fn subscribe(
+    policy: &Policy,
+    ctx: &mut Context<'_>,
+    req: &Request,
+    sub: bool,
+) -> Outcome {
     allow(
         policy.pubsub_subscribe,
         if sub { "subscribe" } else { "unsubscribe" },
@@ -340,7 +406,7 @@ fn subscribe(policy: &Policy, ctx: &mut Context<'_>, req: &Request, sub: bool) -
     unknown_or_ok(&unknown)
 }
 
-fn watch(policy: &Policy, ctx: &mut Context<'_>, req: &Request, watch: bool) -> Outcome {
+pub(super) fn watch(policy: &Policy, ctx: &mut Context<'_>, req: &Request, watch: bool) -> Outcome {
     allow(
         policy.pubsub_subscribe,
         if watch { "watch" } else { "unwatch" },
@@ -356,21 +422,31 @@ fn watch(policy: &Policy, ctx: &mut Context<'_>, req: &Request, watch: bool) -> 
     unknown_or_ok(&unknown)
 }
 
-fn message(policy: &Policy, ctx: &mut Context<'_>, req: &Request) -> Outcome {
+pub(super) fn message(
+    policy: &Policy,
+    ctx: &mut Context<'_>,
+    req: &Request,
+    caller: Caller,
+) -> Outcome {
     allow(policy.pubsub_message, "message")?;
     let f = Fields::of(req)?;
     let id = RecordId::from_json(f.required("id")?)
         .map_err(|e| Response::bad_request(&format!("`id`: {e}")))?;
-    let omit = omit(ctx, &f)?;
+    let omit = omit(ctx, &f, caller)?;
     model(ctx, req)?.message(&id, f.data(), omit)?;
     ok()
 }
 
-fn publish(policy: &Policy, ctx: &mut Context<'_>, req: &Request) -> Outcome {
+pub(super) fn publish(
+    policy: &Policy,
+    ctx: &mut Context<'_>,
+    req: &Request,
+    caller: Caller,
+) -> Outcome {
     allow(policy.pubsub_publish, "publish")?;
     let f = Fields::of(req)?;
     let ids = f.record_ids("ids")?;
-    let omit = omit(ctx, &f)?;
+    let omit = omit(ctx, &f, caller)?;
     model(ctx, req)?.publish(&ids, f.data(), omit)?;
     ok()
 }

@@ -95,6 +95,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
+mod admin;
 mod builtin;
 mod policy;
 
@@ -624,6 +625,19 @@ impl Router {
     pub fn with_builtin_routes(policy: Policy) -> Router {
         let mut router = Router::new();
         builtin::register(&mut router, Arc::new(policy));
+        router
+    }
+
+    /// A router with the write routes of the admin HTTP API (`POST /api/sockets/…`,
+    /// `POST /api/pubsub/:model/…`; see ROUTES.md): the socket routes' actions with
+    /// every capability enabled, acting on the socket ids named in the body
+    /// (`socketId`, `socketIds`, `omit`). Dispatch them with a [`Context`] whose
+    /// `socket` is `None`. The runtime calls them only after checking the bearer
+    /// token.
+    #[must_use]
+    pub fn admin_routes() -> Router {
+        let mut router = Router::new();
+        admin::register(&mut router);
         router
     }
 

@@ -82,8 +82,10 @@
 //! until its connections are gone or `shutdown_grace_ms` passes.
 
 mod acceptor;
+mod admin_http;
 mod deadlines;
 mod engine_echo;
+mod metrics;
 pub(crate) mod worker;
 
 use std::collections::{HashMap, HashSet};
@@ -104,6 +106,7 @@ pub(crate) const WAKER: mio::Token = mio::Token(usize::MAX);
 /// Everything the workers share, read-only.
 pub(crate) struct App {
     pub(crate) router: Router,
+    pub(crate) admin: Router,
     pub(crate) namespaces: HashSet<String>,
     pub(crate) connect_hooks: HashMap<String, ConnectHook>,
     pub(crate) event_handlers: HashMap<(String, String), EventHandler>,
@@ -173,6 +176,7 @@ pub(crate) struct Runtime {
     senders: Vec<(crossbeam_channel::Sender<mio::net::TcpStream>, Arc<Waker>)>,
     signal: ShutdownSignal,
     stats: Arc<RuntimeStats>,
+    metrics: Arc<metrics::Metrics>,
 }
 
 impl fmt::Debug for Runtime {
@@ -229,6 +233,7 @@ impl Runtime {
                 wakers: Arc::new(wakers),
             },
             stats: Arc::new(RuntimeStats::default()),
+            metrics: Arc::new(metrics::Metrics::new(n)),
         })
     }
 
@@ -259,6 +264,7 @@ impl Runtime {
             senders,
             signal,
             stats,
+            metrics,
         } = self;
         tracing::info!(
             "roomcast listening on {local_addr} ({} workers); clients connect to ws://{local_addr}/socket.io/",
@@ -269,14 +275,19 @@ impl Runtime {
             let app = Arc::clone(&app);
             let signal = signal.clone();
             let stats = Arc::clone(&stats);
+            let metrics = Arc::clone(&metrics);
             let h = std::thread::Builder::new()
                 .name(format!("roomcast-worker-{index}"))
                 .spawn(move || {
-                    let r = worker::Worker::new(index, parts.poll, parts.shard, app).run(
-                        &parts.incoming,
-                        &signal,
-                        &stats,
-                    );
+                    let r = worker::Worker::new(
+                        index,
+                        parts.poll,
+                        parts.shard,
+                        app,
+                        Arc::clone(&parts.waker),
+                        metrics,
+                    )
+                    .run(&parts.incoming, &signal, &stats);
                     if r.is_err() {
                         signal.trigger();
                     }

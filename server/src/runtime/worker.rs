@@ -26,20 +26,24 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes, BytesMut};
-use crossbeam_channel::Receiver;
+use std::sync::{Mutex, PoisonError};
+
+use crossbeam_channel::{Receiver, Sender};
 use mio::net::TcpStream;
-use mio::{Events, Interest, Poll, Token};
+use mio::{Events, Interest, Poll, Token, Waker};
 use roomcast::wire::{encode_frame, OP_BINARY, OP_TEXT};
 use roomcast::{CloseCause, Shard, SocketId, Writer};
 use smallvec::SmallVec;
 
+use super::admin_http;
 use super::deadlines::DeadlineFifo;
 use super::engine_echo::EngineEcho;
+use super::metrics::{Metrics, WorkerMetrics};
 use super::{App, RuntimeStats, ShutdownSignal, WAKER};
 use crate::app::{ConnectContext, EventContext};
 use crate::eio::WsMessage;
 use crate::handshake::{http_response, Classified, HandshakeConfig, Request};
-use crate::router::{ack_payload, parse_virtual_request, Context, Method};
+use crate::router::{ack_payload, parse_virtual_request, Context, Method, Response};
 use crate::session::{CloseReason, Session, SessionConfig, SessionEvent};
 use crate::sio::EventName;
 use crate::ws::{WsConfig, WsEvent, WsSession, CLOSE_GOING_AWAY, CLOSE_NORMAL, CLOSE_POLICY};
@@ -57,12 +61,21 @@ const SLOW_CONSUMER: &str = "slow consumer";
 enum Phase {
     /// Reading the HTTP request head, until `deadline`.
     Http { deadline: u64 },
-    /// Writing a direct HTTP answer (`out[written..]`), then closing; dropped if
-    /// not written by `deadline`.
+    /// Writing a direct HTTP answer (`out[written..]`), then reading the next
+    /// request (`keep_alive`) or closing; dropped if not written by `deadline`.
+    /// A keep-alive connection reads nothing meanwhile (pipelined bytes wait).
     Reply {
         out: Vec<u8>,
         written: usize,
         deadline: u64,
+        keep_alive: bool,
+    },
+    /// Waiting for the answer of an admin query sent to other shards (see
+    /// [`Answer`]); answered 503 if it does not come by `deadline`.
+    Parked {
+        deadline: u64,
+        keep_alive: bool,
+        head_only: bool,
     },
     /// Upgraded: every byte out goes through the shard under `id`.
     Ws(Box<WsConn>),
@@ -84,6 +97,8 @@ struct WsConn {
     close_deadline: Option<u64>,
     /// The writer stopped inside a frame (so no frame may be injected directly).
     mid_frame: bool,
+    /// Engine.IO v3 (else v4), for the connection gauges.
+    eio3: bool,
 }
 
 struct Conn {
@@ -105,7 +120,7 @@ impl Conn {
     fn next_deadline(&self) -> Option<u64> {
         match &self.phase {
             Phase::Http { deadline } => Some(*deadline),
-            Phase::Reply { deadline, .. } => Some(*deadline),
+            Phase::Reply { deadline, .. } | Phase::Parked { deadline, .. } => Some(*deadline),
             Phase::Ws(w) => {
                 let proto = match &w.proto {
                     Proto::Sio(s) => s.next_deadline(),
@@ -198,6 +213,20 @@ impl Writer for StreamWriter<'_> {
     }
 }
 
+/// The answer to a parked admin query, sent by the last shard that contributed.
+struct Answer {
+    idx: usize,
+    serial: u64,
+    response: Response,
+}
+
+/// Partial results of a `GET /api/rooms/:room` from every shard.
+struct RoomGather {
+    left: usize,
+    count: usize,
+    members: Vec<String>,
+}
+
 /// One worker; see the module docs.
 pub(crate) struct Worker {
     index: usize,
@@ -223,10 +252,28 @@ pub(crate) struct Worker {
     echo_handshake: Option<HandshakeConfig>,
     session_config: SessionConfig,
     ws_config: WsConfig,
+    /// Keep-alive connections whose reply was written: buffered input first, then
+    /// a read (their readiness edge may have passed while they did not read).
+    resume: Vec<usize>,
+    waker: Arc<Waker>,
+    answers_tx: Sender<Answer>,
+    answers_rx: Receiver<Answer>,
+    metrics: Arc<Metrics>,
+    worker_metrics: WorkerMetrics,
+    /// Upgraded connections by Engine.IO version: `[v3, v4]`.
+    eio_conns: [usize; 2],
 }
 
 impl Worker {
-    pub(crate) fn new(index: usize, poll: Poll, shard: Shard, app: Arc<App>) -> Worker {
+    pub(crate) fn new(
+        index: usize,
+        poll: Poll,
+        shard: Shard,
+        app: Arc<App>,
+        waker: Arc<Waker>,
+        metrics: Arc<Metrics>,
+    ) -> Worker {
+        let (answers_tx, answers_rx) = crossbeam_channel::unbounded();
         let c = &app.config;
         let session_config = SessionConfig {
             ping_interval: c.ping_interval_ms,
@@ -260,6 +307,13 @@ impl Worker {
                 max_message_size: c.max_payload,
             },
             app,
+            resume: Vec::new(),
+            waker,
+            answers_tx,
+            answers_rx,
+            worker_metrics: metrics.worker(index),
+            metrics,
+            eio_conns: [0; 2],
         }
     }
 
@@ -282,7 +336,10 @@ impl Worker {
                 .timers
                 .next_deadline()
                 .map(|t| Duration::from_millis(t.saturating_sub(now)));
-            if !self.more_input.is_empty() || self.shard.has_pending_ops() {
+            if !self.more_input.is_empty()
+                || !self.resume.is_empty()
+                || self.shard.has_pending_ops()
+            {
                 timeout = Some(Duration::ZERO);
             }
             if let Some(d) = shutdown_deadline {
@@ -294,6 +351,7 @@ impl Worker {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }
+            let busy_since = Instant::now();
             let stopping = signal.is_triggered();
             for event in &events {
                 if event.token() == WAKER {
@@ -319,12 +377,39 @@ impl Worker {
             for idx in std::mem::take(&mut self.more_input) {
                 self.on_readable(idx, stats);
             }
+            for idx in std::mem::take(&mut self.resume) {
+                let buffered = matches!(
+                    self.conns.get(idx),
+                    Some(Some(c)) if matches!(c.phase, Phase::Http { .. }) && !c.input.is_empty()
+                );
+                if buffered {
+                    self.touched.push(idx);
+                    self.process_input(idx, stats);
+                }
+                self.on_readable(idx, stats);
+            }
+            while let Ok(answer) = self.answers_rx.try_recv() {
+                self.on_answer(answer);
+            }
             self.fire_timers(stats);
             if stopping && shutdown_deadline.is_none() {
                 shutdown_deadline = Some(self.now() + self.app.config.shutdown_grace_ms);
                 self.begin_shutdown();
             }
             self.end_tick(stats);
+            let shard = &self.shard;
+            self.worker_metrics.publish(
+                self.eio_conns[0],
+                self.eio_conns[1],
+                [
+                    shard.socket_count(),
+                    shard.room_count(),
+                    shard.membership_count(),
+                ],
+                &shard.stats(),
+            );
+            self.worker_metrics
+                .observe_loop(busy_since.elapsed().as_secs_f64());
             if let Some(d) = shutdown_deadline {
                 let live = self.conns.iter().filter(|c| c.is_some()).count();
                 if live == 0 || self.now() >= d {
@@ -385,6 +470,8 @@ impl Worker {
             return;
         };
         if let Phase::Ws(w) = &mut conn.phase {
+            let v = &mut self.eio_conns[usize::from(!w.eio3)];
+            *v = v.saturating_sub(1);
             if let Proto::Sio(s) = &mut w.proto {
                 s.handle_transport_closed();
             }
@@ -445,6 +532,19 @@ impl Worker {
                     conn.dead = true;
                     continue;
                 }
+                Phase::Parked { deadline, .. } if *deadline <= now => {
+                    tracing::warn!(worker = self.index, "admin query not answered in time");
+                    let resp = Response::error(503, "E_UNAVAILABLE", "query timed out");
+                    let out = admin_http::render(
+                        503,
+                        "application/json",
+                        resp.body.to_string().as_bytes(),
+                        false,
+                        false,
+                    );
+                    self.reply(idx, out, false);
+                    continue;
+                }
                 Phase::Ws(w) => {
                     if w.close_deadline.is_some_and(|d| d <= now) {
                         tracing::debug!(socket = %w.id, "peer did not answer our close frame");
@@ -496,6 +596,17 @@ impl Worker {
             let Some(Some(conn)) = self.conns.get_mut(idx) else {
                 return;
             };
+            if matches!(
+                conn.phase,
+                Phase::Parked { .. }
+                    | Phase::Reply {
+                        keep_alive: true,
+                        ..
+                    }
+            ) {
+                // Pipelined input waits in the kernel until the answer is written.
+                return;
+            }
             if conn.dead || conn.eof || matches!(conn.phase, Phase::Reply { .. }) {
                 // A reply is being written: input is not wanted any more.
                 if !conn.dead && !conn.eof {
@@ -560,7 +671,8 @@ impl Worker {
                 Err(e) => {
                     tracing::info!(worker = self.index, "bad HTTP request: {e}");
                     stats.rejected.fetch_add(1, Ordering::Relaxed);
-                    self.reply(idx, e.response());
+                    self.metrics.protocol_error("http");
+                    self.reply(idx, e.response(), false);
                     return;
                 }
                 Ok(Some(classified)) => {
@@ -610,56 +722,217 @@ impl Worker {
                 )
             }
             Classified::Http(req) => {
-                let resp = self.http_route(&req);
-                self.reply(idx, resp);
+                self.on_http(idx, &req, stats);
                 false
             }
             Classified::Upgrade(req, _) => {
                 tracing::debug!(path = %req.path, "WebSocket upgrade on an unknown path");
                 stats.rejected.fetch_add(1, Ordering::Relaxed);
-                self.reply(idx, not_found(&req.path));
+                self.reply(idx, not_found(&req.path), false);
                 false
             }
             Classified::Rejected(e) => {
+                self.metrics.protocol_error("handshake");
                 tracing::info!(worker = self.index, "handshake refused: {e}");
                 stats.rejected.fetch_add(1, Ordering::Relaxed);
-                self.reply(idx, e.response());
+                self.reply(idx, e.response(), false);
                 false
             }
         }
     }
 
-    /// Plain HTTP requests (the admin API plugs in here later).
-    fn http_route(&self, req: &Request) -> Vec<u8> {
-        let mut resp = match (req.method.as_str(), req.path.as_str()) {
-            ("GET" | "HEAD", "/health") => http_response(
-                200,
+    /// A plain HTTP request whose head is complete: waits for its body, then
+    /// answers it (see [`admin_http`]), directly or after a cross-shard query.
+    fn on_http(&mut self, idx: usize, req: &Request, stats: &RuntimeStats) {
+        let too_large = |limit: usize| {
+            let body = serde_json::json!({
+                "error": "E_TOO_LARGE",
+                "message": format!("request body larger than {limit} bytes"),
+            })
+            .to_string();
+            http_response(
+                413,
                 &[("Content-Type", "application/json")],
-                br#"{"status":"ok"}"#,
+                body.as_bytes(),
                 false,
-            ),
-            _ => not_found(&req.path),
+            )
         };
-        if req.method == "HEAD" {
-            // Same head (Content-Length included), no body.
-            if let Some(end) = resp.windows(4).position(|w| w == b"\r\n\r\n") {
-                resp.truncate(end + 4);
+        let limit = self.app.config.max_http_body;
+        let len = match req.content_length() {
+            Ok(n) => n,
+            Err(e) => {
+                stats.rejected.fetch_add(1, Ordering::Relaxed);
+                self.metrics.protocol_error("http");
+                self.reply(idx, e.response(), false);
+                return;
             }
+        };
+        if len > limit as u64 {
+            stats.rejected.fetch_add(1, Ordering::Relaxed);
+            self.reply(idx, too_large(limit), false);
+            return;
         }
-        resp
+        let need = req.head_len + len as usize;
+        let Some(Some(conn)) = self.conns.get_mut(idx) else {
+            return;
+        };
+        if conn.input.len() < need {
+            return; // the rest of the body has not come yet (the deadline runs)
+        }
+        let body = conn.input.split_to(need).split_off(req.head_len);
+        let keep_alive = req.keep_alive();
+        let head_only = req.method == "HEAD";
+        let routed = admin_http::route(
+            req,
+            &body,
+            &self.app.admin,
+            self.app.config.admin_token.as_deref(),
+            &mut self.shard,
+        );
+        match routed {
+            admin_http::Routed::Reply(status, ctype, body) => {
+                let out = admin_http::render(status, ctype, &body, keep_alive, head_only);
+                self.reply(idx, out, keep_alive);
+            }
+            admin_http::Routed::Metrics => {
+                let body = self.metrics.render(stats);
+                let out = admin_http::render(
+                    200,
+                    super::metrics::CONTENT_TYPE,
+                    body.as_bytes(),
+                    keep_alive,
+                    head_only,
+                );
+                self.reply(idx, out, keep_alive);
+            }
+            admin_http::Routed::Park(query) => self.park(idx, query, keep_alive, head_only),
+        }
     }
 
-    /// Starts writing `out` directly and closes the connection once it is written.
-    fn reply(&mut self, idx: usize, out: Vec<u8>) {
+    /// Sends `query` to the shards it needs; the last one to answer sends the
+    /// [`Answer`] back and wakes this worker.
+    fn park(&mut self, idx: usize, query: admin_http::Query, keep_alive: bool, head_only: bool) {
+        let deadline = self.now() + self.app.config.handshake_timeout_ms;
+        let Some(Some(conn)) = self.conns.get_mut(idx) else {
+            return;
+        };
+        let serial = conn.serial;
+        conn.phase = Phase::Parked {
+            deadline,
+            keep_alive,
+            head_only,
+        };
+        self.touched.push(idx);
+        let engine = self.shard.engine().clone();
+        let tx = self.answers_tx.clone();
+        let waker = Arc::clone(&self.waker);
+        let send = move |response: Response| {
+            let _ = tx.send(Answer {
+                idx,
+                serial,
+                response,
+            });
+            let _ = waker.wake();
+        };
+        let sent = match query {
+            admin_http::Query::Socket { id } => {
+                if engine.is_connected(id) {
+                    engine.on_shard(usize::from(id.shard()), move |shard| {
+                        send(match shard.rooms_of(id) {
+                            Some(rooms) => Response::ok(serde_json::json!({
+                                "id": id.to_string(),
+                                "rooms": rooms,
+                            })),
+                            None => Response::unknown_sockets(&[id.to_string()]),
+                        });
+                    })
+                } else {
+                    send(Response::unknown_sockets(&[id.to_string()]));
+                    Ok(())
+                }
+            }
+            admin_http::Query::Room { room, limit } => {
+                let shards = engine.shard_count();
+                let gather = Arc::new(Mutex::new(RoomGather {
+                    left: shards,
+                    count: 0,
+                    members: Vec::new(),
+                }));
+                let room = Arc::new(room);
+                let mut result = Ok(());
+                for s in 0..shards {
+                    let gather = Arc::clone(&gather);
+                    let room = Arc::clone(&room);
+                    let send = send.clone();
+                    result = result.and(engine.on_shard(s, move |shard| {
+                        let members = shard.room_members(&room);
+                        let mut g = gather.lock().unwrap_or_else(PoisonError::into_inner);
+                        g.count += members.len();
+                        let room_left = limit.saturating_sub(g.members.len());
+                        g.members
+                            .extend(members.iter().take(room_left).map(ToString::to_string));
+                        g.left -= 1;
+                        if g.left == 0 {
+                            send(Response::ok(admin_http::room_body(
+                                &room, g.count, &g.members,
+                            )));
+                        }
+                    }));
+                }
+                result
+            }
+        };
+        if let Err(e) = sent {
+            tracing::warn!(worker = self.index, "admin query not sent: {e}");
+            let resp = Response::from_core_error(&e);
+            self.answer(idx, &resp, false, false);
+        }
+    }
+
+    fn on_answer(&mut self, answer: Answer) {
+        let Some(Some(conn)) = self.conns.get(answer.idx) else {
+            return;
+        };
+        if conn.serial != answer.serial {
+            return;
+        }
+        if let Phase::Parked {
+            keep_alive,
+            head_only,
+            ..
+        } = conn.phase
+        {
+            self.answer(answer.idx, &answer.response, keep_alive, head_only);
+        }
+    }
+
+    fn answer(&mut self, idx: usize, resp: &Response, keep_alive: bool, head_only: bool) {
+        let body = serde_json::to_vec(&resp.body).unwrap_or_else(|_| b"null".to_vec());
+        let out = admin_http::render(
+            resp.status,
+            "application/json",
+            &body,
+            keep_alive,
+            head_only,
+        );
+        self.reply(idx, out, keep_alive);
+    }
+
+    /// Starts writing `out` directly; then, with `keep_alive`, reads the next
+    /// request, else closes the connection.
+    fn reply(&mut self, idx: usize, out: Vec<u8>, keep_alive: bool) {
         let deadline = self.now() + self.app.config.close_timeout_ms;
         let Some(Some(conn)) = self.conns.get_mut(idx) else {
             return;
         };
-        conn.input.clear();
+        if !keep_alive {
+            conn.input.clear();
+        }
         conn.phase = Phase::Reply {
             out,
             written: 0,
             deadline,
+            keep_alive,
         };
         self.writable.push(idx);
         self.touched.push(idx);
@@ -682,7 +955,7 @@ impl Worker {
                 tracing::warn!(worker = self.index, "refusing connection: {e}");
                 let body = br#"{"error":"E_UNAVAILABLE","message":"server full"}"#;
                 let resp = http_response(503, &[("Content-Type", "application/json")], body, false);
-                self.reply(idx, resp);
+                self.reply(idx, resp, false);
                 return false;
             }
         };
@@ -730,7 +1003,9 @@ impl Worker {
             proto,
             close_deadline: None,
             mid_frame: false,
+            eio3: version == crate::eio::EioVersion::V3,
         }));
+        self.eio_conns[usize::from(version != crate::eio::EioVersion::V3)] += 1;
         tracing::debug!(worker = self.index, socket = %id, ?version, echo, path = %request.path, "upgraded");
         self.shard.send(id, Bytes::from(response));
         self.pump(idx);
@@ -774,6 +1049,7 @@ impl Worker {
                     }
                 }
                 WsEvent::Failed(e) => {
+                    self.metrics.protocol_error("websocket");
                     tracing::info!(socket = %id, code = e.close_code(), "WebSocket protocol error: {e}");
                     w.close_deadline.get_or_insert(close_by);
                     if let Proto::Sio(s) = &mut w.proto {
@@ -839,7 +1115,11 @@ impl Worker {
     fn on_session_event(&mut self, idx: usize, event: SessionEvent) {
         let now = self.now();
         let Worker {
-            conns, shard, app, ..
+            conns,
+            shard,
+            app,
+            metrics,
+            ..
         } = self;
         let Some(Some(conn)) = conns.get_mut(idx) else {
             return;
@@ -863,6 +1143,19 @@ impl Worker {
                     | CloseReason::SocketIoParseError(_)
                     | CloseReason::ProtocolViolation(_) => (CLOSE_POLICY, true),
                 };
+                let kind = match &reason {
+                    CloseReason::PingTimeout | CloseReason::InvalidHeartbeatDirection => {
+                        Some("heartbeat")
+                    }
+                    CloseReason::EngineParseError(_) => Some("engine_io"),
+                    CloseReason::SocketIoParseError(_) | CloseReason::ProtocolViolation(_) => {
+                        Some("socket_io")
+                    }
+                    _ => None,
+                };
+                if let Some(kind) = kind {
+                    metrics.protocol_error(kind);
+                }
                 let text = reason.to_string();
                 if level_info {
                     tracing::info!(socket = %id, "closing: {text}");
@@ -1099,7 +1392,12 @@ impl Worker {
         };
         self.touched.push(idx);
         match &mut conn.phase {
-            Phase::Reply { out, written, .. } => {
+            Phase::Reply {
+                out,
+                written,
+                keep_alive,
+                ..
+            } => {
                 while *written < out.len() {
                     match conn.stream.write(&out[*written..]) {
                         Ok(0) => {
@@ -1115,7 +1413,15 @@ impl Worker {
                         }
                     }
                 }
-                conn.dead = true; // written: close
+                if *keep_alive {
+                    // Written: wait for the next request on this connection.
+                    conn.phase = Phase::Http {
+                        deadline: millis_since(self.start) + self.app.config.handshake_timeout_ms,
+                    };
+                    self.resume.push(idx);
+                } else {
+                    conn.dead = true; // written: close
+                }
             }
             Phase::Ws(w) => {
                 let id = w.id;
@@ -1128,7 +1434,7 @@ impl Worker {
                     self.shard.flush(id, &mut writer);
                 }
             }
-            Phase::Http { .. } => {}
+            Phase::Http { .. } | Phase::Parked { .. } => {}
         }
     }
 }

@@ -180,11 +180,44 @@ pub fn http(addr: SocketAddr, request: &str) -> String {
 pub fn get(addr: SocketAddr, target: &str, extra_headers: &str) -> String {
     http(
         addr,
-        &format!("GET {target} HTTP/1.1\r\nHost: x\r\n{extra_headers}\r\n"),
+        &format!("GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{extra_headers}\r\n"),
     )
 }
 
 /// The body of an HTTP response.
 pub fn body(resp: &str) -> &str {
     resp.split_once("\r\n\r\n").map_or("", |(_, b)| b)
+}
+
+/// The status code of an HTTP response (0 if there is none).
+pub fn status(resp: &str) -> u16 {
+    resp.split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+/// One admin API call on its own connection (`Connection: close`): returns the
+/// status and the JSON body.
+pub fn admin(
+    addr: SocketAddr,
+    method: &str,
+    target: &str,
+    token: Option<&str>,
+    body: &str,
+) -> (u16, serde_json::Value) {
+    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
+    let resp = http(
+        addr,
+        &format!(
+            "{method} {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        ),
+    );
+    let json = serde_json::from_str(body_of(&resp)).unwrap_or(serde_json::Value::Null);
+    (status(&resp), json)
+}
+
+fn body_of(resp: &str) -> &str {
+    body(resp)
 }
