@@ -39,7 +39,9 @@ function canConnect(port) {
 /** Starts a server; resolves to { url, port, stop(), log() }. */
 async function startServer(extraArgs = []) {
   const port = await freePort();
-  const args = ['--port', String(port), '--policy', 'open', '--workers', '2', ...extraArgs];
+  // `--policy open` unless the caller names a policy (the demo test runs the default).
+  const policy = extraArgs.includes('--policy') ? [] : ['--policy', 'open'];
+  const args = ['--port', String(port), ...policy, '--workers', '2', ...extraArgs];
   const child = spawn(binary(), args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'warn' } });
   let output = '';
   child.stdout.on('data', (d) => { output += d; });

@@ -1,0 +1,66 @@
+// The demo page at / in headless Chromium (Debian's `chromium`, driven by
+// playwright-core): two pages in one room chat, a third in another room hears
+// nothing; a screenshot goes to e2e/artifacts/demo.png.
+'use strict';
+const test = require('node:test');
+const assert = require('node:assert');
+const fs = require('node:fs');
+const path = require('node:path');
+const { startServer } = require('./server');
+
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const ARTIFACTS = path.join(__dirname, '..', 'artifacts');
+
+test('demo page: chat between two tabs of one room, not a third room', { timeout: 60000 }, async (t) => {
+  if (!fs.existsSync(CHROMIUM)) {
+    if (process.env.CI) assert.fail(`${CHROMIUM} missing (.ci/run installs it)`);
+    t.skip(`${CHROMIUM} not installed (apt-get install -y chromium)`);
+    return;
+  }
+  const { chromium } = require('playwright-core');
+  const server = await startServer(['--policy', 'default']);
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+      '--disable-component-update', '--no-first-run'],
+  });
+  try {
+    const context = await browser.newContext({ viewport: { width: 980, height: 640 } });
+    const open = async (name, room) => {
+      const page = await context.newPage();
+      page.on('pageerror', (e) => { throw e; });
+      await page.goto(server.url + '/');
+      await page.waitForSelector('#status.on', { timeout: 10000 });
+      await page.fill('#name', name);
+      await page.fill('#room', room);
+      await page.click('#joinBtn');
+      await page.waitForFunction(() => !document.getElementById('text').disabled);
+      return page;
+    };
+    const alice = await open('alice', 'lobby');
+    const bob = await open('bob', 'lobby');
+    const carol = await open('carol', 'elsewhere');
+    // Alice sees Bob join (presence) and both list each other.
+    await alice.waitForFunction(() => document.getElementById('log').textContent.includes('bob joined'));
+    await bob.waitForFunction(() => document.getElementById('people').textContent.includes('alice'));
+
+    await bob.fill('#text', 'hello from bob');
+    await bob.click('#sendBtn');
+    await alice.waitForFunction(() => document.getElementById('log').textContent.includes('hello from bob'));
+    // Carol's room never hears it (give it time to arrive if it were sent).
+    await bob.waitForFunction(() => document.getElementById('log').textContent.includes('hello from bob'));
+    await new Promise((r) => setTimeout(r, 500));
+    const carolLog = await carol.textContent('#log');
+    assert.ok(!carolLog.includes('hello from bob'), carolLog);
+    assert.ok(!carolLog.includes('bob joined'), carolLog);
+
+    // Live stats: connections polled from /metrics.
+    await alice.waitForFunction(() => Number(document.getElementById('conns').textContent) >= 3, null, { timeout: 5000 });
+
+    fs.mkdirSync(ARTIFACTS, { recursive: true });
+    await alice.screenshot({ path: path.join(ARTIFACTS, 'demo.png') });
+  } finally {
+    await browser.close();
+    await server.stop();
+  }
+});
