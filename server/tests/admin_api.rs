@@ -673,3 +673,77 @@ fn metrics_after_a_known_workload() {
         .any(|k| k.starts_with("roomcast_loop_iteration_seconds_bucket{le=\"+Inf\",worker=\"1\"")));
     assert!(sum(&m, "roomcast_upgrades_total") >= 5.0);
 }
+
+#[test]
+fn random_bodies_and_paths_never_break_the_server() {
+    let s = server(2);
+    let (mut a, ida) = connect_v4(s.addr);
+    let paths = [
+        "/api/sockets/join",
+        "/api/sockets/leave",
+        "/api/sockets/broadcast",
+        "/api/sockets/emit",
+        "/api/sockets/leave-all",
+        "/api/sockets/add-room-members-to-rooms",
+        "/api/pubsub/user/subscribe",
+        "/api/pubsub/user/created",
+        "/api/pubsub/%ZZ/updated",
+        "/api/pubsub//added-to",
+        "/api/rooms/%FF%FE",
+        "/api/sockets/%00",
+    ];
+    let pieces = [
+        "{",
+        "}",
+        "[",
+        "]",
+        "\"room\":",
+        "\"rooms\":",
+        "\"socketId\":",
+        "\"socketIds\":",
+        "\"data\":",
+        "\"omit\":",
+        "\"id\":",
+        "null",
+        "true",
+        "1e999",
+        "-1",
+        "\"\"",
+        ",",
+        "\"\\u0000\"",
+        "\u{1F600}",
+        "\"sails_model_user_1:user\"",
+    ];
+    let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = |n: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % n as u64) as usize
+    };
+    for _ in 0..300 {
+        let path = paths[next(paths.len())];
+        let mut body = String::new();
+        for _ in 0..next(12) {
+            body.push_str(pieces[next(pieces.len())]);
+        }
+        if next(4) == 0 {
+            body = body.replace("\"socketId\":", &format!("\"socketId\":\"{ida}\","));
+        }
+        let method = if next(5) == 0 { "GET" } else { "POST" };
+        let (st, _) = admin(s.addr, method, path, Some(TOKEN), &body);
+        assert!((200..500).contains(&st), "{method} {path} {body}: {st}");
+    }
+    let r = get(s.addr, "/health", "");
+    assert_eq!(status(&r), 200);
+    send(
+        &mut a,
+        &format!("421{}", json!(["get", {"url": "/sockets/id"}])),
+    );
+    loop {
+        let t = text_no_ping(&mut a);
+        if t.starts_with("431") {
+            break;
+        }
+    }
+}

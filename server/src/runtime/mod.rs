@@ -49,7 +49,20 @@
 //!
 //! * HTTP request head: `HandshakeConfig::max_head_bytes` (16 KiB), else `431`.
 //! * A connection that has not completed its request head within
-//!   `handshake_timeout_ms` (10 s) is closed.
+//!   `handshake_timeout_ms` (10 s) is closed. Plain HTTP requests (`/health`,
+//!   `/metrics`, the demo page at `/`, the admin API under `/api/`; see
+//!   [`admin_http`]) are HTTP/1.1 keep-alive: after a response the same deadline
+//!   applies to the next request, head *and* body, so a slow, idle or garbage
+//!   client is closed after it without touching any WebSocket. Bodies need a
+//!   `Content-Length` of at most `max_http_body` (1 MiB; else `413`; chunked
+//!   bodies get `501`). A keep-alive connection reads nothing while its
+//!   answer is pending, so pipelined requests are answered in order.
+//! * Admin reads that need every shard (`GET /api/rooms/:room`) or another shard
+//!   (`GET /api/sockets/:id`) never block a worker: the connection is *parked*,
+//!   an `Engine::on_shard` closure per shard adds its part to a shared collector,
+//!   and the last one sends the answer over a channel and wakes the requesting
+//!   worker's `Waker`, which writes it (503 if it does not come within
+//!   `handshake_timeout_ms`).
 //! * WebSocket messages: at most `max_payload` bytes, else close 1009; the read
 //!   buffer holds at most one read chunk plus one partial frame header (the codec
 //!   consumes payload as it arrives).
