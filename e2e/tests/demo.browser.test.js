@@ -59,6 +59,11 @@ test('demo page: chat between two tabs of one room, not a third room', { timeout
 
     fs.mkdirSync(ARTIFACTS, { recursive: true });
     await alice.screenshot({ path: path.join(ARTIFACTS, 'demo.png') });
+
+    // Bob closes his tab: Alice sees him leave.
+    await bob.close({ runBeforeUnload: true });
+    await alice.waitForFunction(() => document.getElementById('log').textContent.includes('bob left'));
+    await alice.waitForFunction(() => !document.getElementById('people').textContent.includes('bob'));
   } finally {
     await browser.close();
     await server.stop();

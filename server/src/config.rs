@@ -396,6 +396,25 @@ mod tests {
     }
 
     #[test]
+    fn admin_token_from_file_or_flag_and_empty_is_off() {
+        let c = Cli::default().into_config_with_file_text("").unwrap();
+        assert_eq!(c.admin_token, None);
+        assert_eq!(c.max_http_body, DEFAULT_MAX_HTTP_BODY);
+        let file = "admin_token = \"from-file\"\nmax_http_body = 4096";
+        let c = Cli::default().into_config_with_file_text(file).unwrap();
+        assert_eq!(c.admin_token.as_deref(), Some("from-file"));
+        assert_eq!(c.max_http_body, 4096);
+        let c = cli(&["--admin-token", "flag"])
+            .into_config_with_file_text(file)
+            .unwrap();
+        assert_eq!(c.admin_token.as_deref(), Some("flag"));
+        let c = Cli::default()
+            .into_config_with_file_text("admin_token = \"  \"")
+            .unwrap();
+        assert_eq!(c.admin_token, None, "a blank token must not open the API");
+    }
+
+    #[test]
     fn policy_table() {
         let c = Cli::default()
             .into_config_with_file_text("[policy]\n")
