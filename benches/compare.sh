@@ -16,7 +16,8 @@
 #
 # The server runs on core 0 and loadgen on core 1 (taskset), every server gets
 # one thread/process. Raw JSON goes to benches/results/<stamp>/, the table to
-# stdout and to benches/results/<stamp>/table.md.
+# stdout and to benches/results/<stamp>/table.md, an SVG chart to
+# benches/results/<stamp>/chart.svg.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
@@ -37,7 +38,7 @@ while [ $# -gt 0 ]; do
     --warmup) WARMUP="$2"; shift ;;
     --no-build) BUILD=0 ;;
     --check) CHECK="--check" ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *) echo "compare.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -179,6 +180,69 @@ for sc in sorted(rows):
         if bv and v:
             ratio = f"{(v / bv if sc == 'd' else bv / v):.2f}x"
         print(f"| {sc} | {srv} | {text} | {ratio} |")
+PY
+python3 - "$OUT" <<'PY'
+import json, sys, glob, os, html
+out = sys.argv[1]
+svg_path = sys.argv[2] if len(sys.argv) > 2 else os.path.join(out, "chart.svg")
+rows = {}
+for f in sorted(glob.glob(os.path.join(out, "*.json"))):
+    r = json.load(open(f))
+    sc, srv = r["label"].split("/")
+    rows.setdefault(sc, {})[srv] = r
+servers = ["roomcast", "socketioxide", "socketio", "sails", "raw"]
+names = {"roomcast": "roomcast", "socketioxide": "socketioxide 0.18", "socketio": "socket.io 4.8",
+         "sails": "Sails 1.5", "raw": "floor (1 write/delivery)"}
+colors = {"roomcast": "#d9480f", "socketioxide": "#1971c2", "socketio": "#2f9e44", "sails": "#7048e8", "raw": "#868e96"}
+panels = [
+    ("Deliveries/s, one room, 100 B, saturating (higher is better)", [s for s in ["a1k", "a5k", "a15k"] if s in rows],
+     lambda r: r["deliveries_per_s"] / 1e6, "M/s", {"a1k": "1 k clients", "a5k": "5 k clients", "a15k": "15 k clients"}),
+    ("p99 latency at 200 k deliveries/s, 1 k clients (lower is better, log scale)", [s for s in ["b"] if s in rows],
+     lambda r: r["latency_ms"]["p99"], "ms", {"b": "p99"}),
+    ("Server RSS per idle connection, 15 k connections (lower is better)", [s for s in ["d"] if s in rows],
+     lambda r: (r.get("server_rss_per_conn_bytes") or 0) / 1024, "KB", {"d": "RSS/conn"}),
+]
+panels = [p for p in panels if p[1]]
+W, PH, top = 980, 260, 40
+H = top + PH * len(panels) + 40
+o = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" font-family="sans-serif" font-size="12">',
+     f'<rect width="{W}" height="{H}" fill="white"/>']
+# legend
+x = 60
+for s in servers:
+    o.append(f'<rect x="{x}" y="12" width="12" height="12" fill="{colors[s]}"/><text x="{x+16}" y="22">{html.escape(names[s])}</text>')
+    x += 180
+import math
+for pi, (title, scs, val, unit, labels) in enumerate(panels):
+    y0 = top + pi * PH
+    o.append(f'<text x="60" y="{y0+20}" font-weight="bold">{html.escape(title)}</text>')
+    ph = PH - 70
+    base = y0 + 30 + ph
+    vals = [val(rows[sc][s]) for sc in scs for s in servers if s in rows[sc]]
+    vmax = max(vals + [1e-9])
+    log = "log" in title
+    def hgt(v):
+        if log:
+            lo = math.log10(max(min(vals), 1e-3)) - 0.3
+            return ph * (math.log10(max(v, 1e-3)) - lo) / (math.log10(vmax) - lo)
+        return ph * v / vmax
+    o.append(f'<line x1="60" y1="{base}" x2="{W-20}" y2="{base}" stroke="black"/>')
+    gw = (W - 100) / max(len(scs), 1)
+    for gi, sc in enumerate(scs):
+        present = [s for s in servers if s in rows[sc]]
+        bw = min(60, (gw - 30) / max(len(present), 1))
+        gx = 70 + gi * gw
+        for bi, s in enumerate(present):
+            v = val(rows[sc][s])
+            h = max(hgt(v), 1)
+            bx = gx + bi * bw
+            o.append(f'<rect x="{bx:.1f}" y="{base-h:.1f}" width="{bw-4:.1f}" height="{h:.1f}" fill="{colors[s]}"/>')
+            txt = f"{v:.2f}" if v < 10 else f"{v:.0f}"
+            o.append(f'<text x="{bx+(bw-4)/2:.1f}" y="{base-h-3:.1f}" text-anchor="middle" font-size="10">{txt}</text>')
+        o.append(f'<text x="{gx + len(present)*bw/2:.1f}" y="{base+16}" text-anchor="middle">{html.escape(labels.get(sc, sc))} ({unit})</text>')
+o.append("</svg>")
+open(svg_path, "w").write("\n".join(o) + "\n")
+print(f"chart: {svg_path}")
 PY
 echo "raw results: $OUT"
 if [ -n "$CHECK" ] && [ "$FAILED" != 0 ]; then
