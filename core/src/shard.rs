@@ -352,19 +352,28 @@ impl Shard {
         let Some(slot) = self.live_slot(id) else {
             return false;
         };
+        self.leave_everything(slot);
+        self.slots[slot as usize].state = SlotState::Open;
+        true
+    }
+
+    /// Takes `slot` out of every room (its own id room too) and, if it is live,
+    /// out of the live set and the liveness table. Its state is the caller's to set.
+    fn leave_everything(&mut self, slot: u32) {
         let rooms = std::mem::take(&mut self.slots[slot as usize].rooms);
         for r in &rooms {
             self.remove_member(*r, slot);
         }
-        self.live[slot as usize >> 6] &= !(1 << (slot & 63));
-        self.live_count -= 1;
-        self.link().liveness.set(slot, 0);
+        if self.slots[slot as usize].state == SlotState::Live {
+            self.live[slot as usize >> 6] &= !(1 << (slot & 63));
+            self.live_count -= 1;
+            self.link().liveness.set(slot, 0);
+        }
         let s = &mut self.slots[slot as usize];
-        s.state = SlotState::Open;
         s.own_room = false;
+        // Keep the list's allocation for the slot's next use.
         s.rooms = rooms;
         s.rooms.clear();
-        true
     }
 
     /// [`open`](Self::open) then [`activate`](Self::activate): a connected socket.
@@ -385,24 +394,12 @@ impl Shard {
         let Some(slot) = self.local_slot(id) else {
             return false;
         };
-        let rooms = std::mem::take(&mut self.slots[slot as usize].rooms);
-        for r in &rooms {
-            self.remove_member(*r, slot);
-        }
-        let s = &mut self.slots[slot as usize];
-        if s.state == SlotState::Live {
-            self.live[slot as usize >> 6] &= !(1 << (slot & 63));
-            self.live_count -= 1;
-            self.link().liveness.set(slot, 0);
-        }
+        self.leave_everything(slot);
         let s = &mut self.slots[slot as usize];
         s.state = SlotState::Free;
         s.token = 0;
         s.gen = s.gen.wrapping_add(1);
-        s.own_room = false;
         s.backlog = None;
-        s.rooms = rooms;
-        s.rooms.clear();
         self.palette.links[slot as usize] = NIL_LINK;
         self.free.push(slot);
         true
