@@ -745,16 +745,10 @@ impl Worker {
     /// answers it (see [`admin_http`]), directly or after a cross-shard query.
     fn on_http(&mut self, idx: usize, req: &Request, stats: &RuntimeStats) {
         let too_large = |limit: usize| {
-            let body = serde_json::json!({
-                "error": "E_TOO_LARGE",
-                "message": format!("request body larger than {limit} bytes"),
-            })
-            .to_string();
-            http_response(
+            json_error(
                 413,
-                &[("Content-Type", "application/json")],
-                body.as_bytes(),
-                false,
+                "E_TOO_LARGE",
+                &format!("request body larger than {limit} bytes"),
             )
         };
         let limit = self.app.config.max_http_body;
@@ -953,9 +947,7 @@ impl Worker {
             Ok(id) => id,
             Err(e) => {
                 tracing::warn!(worker = self.index, "refusing connection: {e}");
-                let body = br#"{"error":"E_UNAVAILABLE","message":"server full"}"#;
-                let resp = http_response(503, &[("Content-Type", "application/json")], body, false);
-                self.reply(idx, resp, false);
+                self.reply(idx, json_error(503, "E_UNAVAILABLE", "server full"), false);
                 return false;
             }
         };
@@ -1451,13 +1443,14 @@ fn frame(msg: WsMessage) -> Bytes {
 }
 
 fn not_found(path: &str) -> Vec<u8> {
-    let body = serde_json::json!({
-        "error": "E_NOT_FOUND",
-        "message": format!("no such resource: {path}"),
-    })
-    .to_string();
+    json_error(404, "E_NOT_FOUND", &format!("no such resource: {path}"))
+}
+
+/// A `{"error","message"}` JSON response that closes the connection.
+fn json_error(status: u16, code: &str, message: &str) -> Vec<u8> {
+    let body = Response::error(status, code, message).body.to_string();
     http_response(
-        404,
+        status,
         &[("Content-Type", "application/json")],
         body.as_bytes(),
         false,
