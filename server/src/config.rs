@@ -19,6 +19,7 @@
 //! log = "info,roomcast_server=debug"
 //! admin_token = "change-me"   # enables the admin HTTP API (or ROOMCAST_ADMIN_TOKEN)
 //! max_http_body = 1048576     # largest admin API request body
+//! backlog = 4096              # accept queue (file only; capped by net.core.somaxconn)
 //!
 //! # either a preset name ...
 //! # policy = "open"
@@ -83,7 +84,14 @@ pub struct ServerConfig {
     /// Largest plain-HTTP request body accepted (admin API), in bytes; larger is
     /// answered 413.
     pub max_http_body: usize,
+    /// Accept-queue length asked of the kernel for the listening socket (it is
+    /// capped by `net.core.somaxconn`). A burst of connects longer than the
+    /// queue makes the kernel drop SYNs, and those clients retry a second later.
+    pub backlog: u32,
 }
+
+/// Default accept backlog: 4096 (Linux's default `somaxconn` since 5.4).
+pub const DEFAULT_BACKLOG: u32 = 4096;
 
 impl Default for ServerConfig {
     fn default() -> Self {
@@ -102,6 +110,7 @@ impl Default for ServerConfig {
             log: None,
             admin_token: None,
             max_http_body: DEFAULT_MAX_HTTP_BODY,
+            backlog: DEFAULT_BACKLOG,
         }
     }
 }
@@ -254,6 +263,7 @@ struct FileConfig {
     log: Option<String>,
     admin_token: Option<String>,
     max_http_body: Option<usize>,
+    backlog: Option<u32>,
 }
 
 fn named_policy(name: &str) -> Result<Policy, ConfigError> {
@@ -340,6 +350,7 @@ fn merge(cli: Cli, file: FileConfig) -> Result<ServerConfig, ConfigError> {
             .or(file.admin_token)
             .filter(|t| !t.trim().is_empty()),
         max_http_body: file.max_http_body.unwrap_or(d.max_http_body),
+        backlog: file.backlog.unwrap_or(d.backlog),
     };
     validate(&config)?;
     Ok(config)
@@ -355,6 +366,9 @@ fn validate(c: &ServerConfig) -> Result<(), ConfigError> {
     }
     if c.max_payload < 16 {
         return bad("max_payload must be at least 16 bytes");
+    }
+    if c.backlog == 0 || c.backlog > i32::MAX as u32 {
+        return bad("backlog must be between 1 and 2147483647");
     }
     if c.outbound_limit < 1024 {
         return bad("outbound_limit must be at least 1024 bytes");
@@ -404,6 +418,14 @@ mod tests {
         let c = Cli::default().into_config_with_file_text(file).unwrap();
         assert_eq!(c.admin_token.as_deref(), Some("from-file"));
         assert_eq!(c.max_http_body, 4096);
+        assert_eq!(c.backlog, DEFAULT_BACKLOG);
+        let c = Cli::default()
+            .into_config_with_file_text("backlog = 128")
+            .unwrap();
+        assert_eq!(c.backlog, 128);
+        assert!(Cli::default()
+            .into_config_with_file_text("backlog = 0")
+            .is_err());
         let c = cli(&["--admin-token", "flag"])
             .into_config_with_file_text(file)
             .unwrap();
