@@ -112,6 +112,51 @@ struct Args {
     /// No progress line.
     #[arg(long)]
     quiet: bool,
+    /// The server's metrics URL (`http://127.0.0.1:PORT/metrics`): read at the
+    /// start and end of the measured window for the server's frames per write
+    /// (`roomcast_deliveries_total` / `roomcast_writes_total`; roomcast and
+    /// rawfanout expose them).
+    #[arg(long)]
+    metrics_url: Option<String>,
+}
+
+/// Sums `name` over all label sets in a Prometheus/OpenMetrics text body.
+fn metric_sum(body: &str, name: &str) -> Option<f64> {
+    let mut found = None;
+    for line in body.lines() {
+        let Some(rest) = line.strip_prefix(name) else {
+            continue;
+        };
+        if !(rest.starts_with('{') || rest.starts_with(' ')) {
+            continue;
+        }
+        let v: f64 = rest.rsplit(' ').next()?.trim().parse().ok()?;
+        *found.get_or_insert(0.0) += v;
+    }
+    found
+}
+
+/// `(deliveries, writes)` from the server's metrics endpoint, or `None`.
+fn fetch_frames_and_writes(url: &str) -> Option<(f64, f64)> {
+    let rest = url.strip_prefix("http://")?;
+    let (hostport, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    let addr = hostport.to_socket_addrs().ok()?.next()?;
+    let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {hostport}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut body = String::new();
+    s.read_to_string(&mut body).ok()?;
+    Some((
+        metric_sum(&body, "roomcast_deliveries_total")?,
+        metric_sum(&body, "roomcast_writes_total")?,
+    ))
 }
 
 const SCRATCH: usize = 1 << 18;
@@ -333,6 +378,9 @@ struct Run {
     ready: usize,
     first_error: Option<String>,
     rng: u64,
+    /// When the bytes being parsed were read (one clock read per `read`, not
+    /// per frame: every frame of one read arrived by then).
+    read_ns: u64,
     pad: String,
 }
 
@@ -400,6 +448,7 @@ impl Run {
                     break;
                 }
             };
+            self.read_ns = self.epoch.elapsed().as_nanos() as u64;
             if conn.rbuf.is_empty() {
                 // Fast path: parse straight from the scratch buffer, keep only a partial tail.
                 let used = self.consume(id, &scratch[..n]);
@@ -544,7 +593,7 @@ impl Run {
             self.c.bad_frames += 1;
             return;
         };
-        let now = self.now_ns();
+        let now = self.read_ns;
         let conn = self.conns[id].as_mut().expect("checked");
         if p >= conn.next_seq.len() || r != conn.room {
             self.c.bad_frames += 1;
@@ -799,6 +848,7 @@ fn run(args: Args) -> io::Result<()> {
         ready: 0,
         first_error: None,
         rng: 0x9E37_79B9_7F4A_7C15,
+        read_ns: 0,
         pad: "x".repeat(args.payload),
         args,
     };
@@ -870,6 +920,21 @@ fn run(args: Args) -> io::Result<()> {
     let warm = Duration::from_secs_f64(run.args.warmup.max(0.0));
     let measure = Duration::from_secs_f64(run.args.duration.max(0.0));
     let mut proc_measure0 = None;
+    // Metrics are read on a helper thread at the window's edges so the event
+    // loop never blocks on them.
+    let metrics = run.args.metrics_url.clone().map(|url| {
+        let (from, until) = (start + warm, start + warm + measure);
+        std::thread::spawn(move || {
+            std::thread::sleep(from.saturating_duration_since(Instant::now()));
+            let a = fetch_frames_and_writes(&url);
+            std::thread::sleep(until.saturating_duration_since(Instant::now()));
+            let b = fetch_frames_and_writes(&url);
+            match (a, b) {
+                (Some(a), Some(b)) if b.1 > a.1 => Some((b.0 - a.0) / (b.1 - a.1)),
+                _ => None,
+            }
+        })
+    });
     let mut sched_k: u64 = 0;
     let mut last = (Instant::now(), 0u64);
     loop {
@@ -897,7 +962,10 @@ fn run(args: Args) -> io::Result<()> {
                 run.flush(c);
             }
         } else if let Some(rate) = rate {
-            let due = (el.as_secs_f64() * rate) as u64;
+            // Message k is scheduled at start + k/rate: messages 0..=floor(el*rate)
+            // are due now. (Counting only floor(el*rate) sent each one a whole
+            // period late and busy-polled with a zero timeout until then.)
+            let due = (el.as_secs_f64() * rate) as u64 + 1;
             let mut budget = 2000;
             while sched_k < due && budget > 0 {
                 let t_sched = start + Duration::from_secs_f64(sched_k as f64 / rate);
@@ -945,6 +1013,7 @@ fn run(args: Args) -> io::Result<()> {
         }
     }
     let proc_measure1 = run.args.server_pid.and_then(read_proc);
+    let frames_per_write = metrics.and_then(|h| h.join().ok().flatten());
     let measured_secs = run
         .measure_until
         .zip(run.measure_from)
@@ -1018,6 +1087,7 @@ fn run(args: Args) -> io::Result<()> {
             "max": h.max() as f64 / 1e6,
         },
         "server_cpu_pct": cpu,
+        "server_frames_per_write": frames_per_write,
         "server_rss_kb": proc_measure1.or(proc_connected).map(|p| p.1),
         "server_rss_per_conn_bytes": rss_per_conn,
         "first_error": run.first_error,
@@ -1051,6 +1121,9 @@ fn run(args: Args) -> io::Result<()> {
     }
     if let Some(c) = cpu {
         println!("{:<28} {c:.0} %", "server CPU");
+    }
+    if let Some(f) = frames_per_write {
+        println!("{:<28} {f:.2}", "server frames per write");
     }
     if let Some(p) = proc_measure1.or(proc_connected) {
         println!("{:<28} {} KB", "server RSS", p.1);
@@ -1119,6 +1192,14 @@ mod tests {
             .map(|(i, b)| b ^ [1, 2, 3, 4][i & 3])
             .collect();
         assert_eq!(unmasked, b"hello");
+    }
+
+    #[test]
+    fn sums_metrics_over_labels() {
+        let body = "# HELP x\nroomcast_writes_total{worker=\"0\"} 10\nroomcast_writes_total{worker=\"1\"} 5\nroomcast_writes_total_other 99\nroomcast_deliveries_total 40\n";
+        assert_eq!(metric_sum(body, "roomcast_writes_total"), Some(15.0));
+        assert_eq!(metric_sum(body, "roomcast_deliveries_total"), Some(40.0));
+        assert_eq!(metric_sum(body, "roomcast_missing_total"), None);
     }
 
     #[test]

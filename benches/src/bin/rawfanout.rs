@@ -7,8 +7,18 @@
 //! writes it to each member socket with one `write` per socket. No heartbeat,
 //! no queues beyond a per-socket leftover when the kernel buffer is full.
 //!
+//! With `--coalesce` it instead appends each frame to the socket's output
+//! buffer and writes every socket that got something once per event-loop
+//! iteration (what roomcast's per-tick palette does), optionally capped at
+//! `--max-frames-per-write K` frames per write: the floor *at a given number
+//! of frames per write*.
+//!
+//! `GET /metrics` answers `roomcast_deliveries_total` (frames queued to
+//! sockets) and `roomcast_writes_total` (write calls) with roomcast's names,
+//! so `loadgen --metrics-url` reports frames per write for both.
+//!
 //! ```text
-//! rawfanout --port 1338
+//! rawfanout --port 1338 [--coalesce [--max-frames-per-write K]]
 //! ```
 
 use std::collections::HashMap;
@@ -30,6 +40,25 @@ struct Client {
     rbuf: Vec<u8>,
     /// Bytes the kernel did not take yet.
     pending: Vec<u8>,
+    /// `--coalesce`: frames of this loop iteration, written at its end.
+    out: Vec<u8>,
+    out_frames: usize,
+    dirty: bool,
+}
+
+impl Client {
+    fn new(stream: TcpStream) -> Client {
+        Client {
+            stream,
+            upgraded: false,
+            eio3: false,
+            rbuf: Vec::new(),
+            pending: Vec::new(),
+            out: Vec::new(),
+            out_frames: 0,
+            dirty: false,
+        }
+    }
 }
 
 /// Appends an unmasked server text frame.
@@ -91,25 +120,72 @@ struct Server {
     clients: HashMap<usize, Client>,
     rooms: HashMap<String, Vec<usize>>,
     next_sid: u64,
+    /// Frames queued to sockets (`roomcast_deliveries_total`).
+    frames: u64,
+    /// Write calls (`roomcast_writes_total`).
     writes: u64,
+    coalesce: bool,
+    /// `--max-frames-per-write` (0: no cap).
+    max_batch: usize,
+    /// Sockets with coalesced output waiting for the end of the iteration.
+    dirty: Vec<usize>,
+}
+
+/// One write of `bytes` (after any leftover): leftovers kept for later.
+fn write_now(c: &mut Client, writes: &mut u64, bytes: &[u8]) {
+    if !c.pending.is_empty() {
+        c.pending.extend_from_slice(bytes);
+        return;
+    }
+    *writes += 1;
+    match c.stream.write(bytes) {
+        Ok(n) if n == bytes.len() => {}
+        Ok(n) => c.pending.extend_from_slice(&bytes[n..]),
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => c.pending.extend_from_slice(bytes),
+        Err(_) => {}
+    }
 }
 
 impl Server {
-    /// Writes `bytes` to client `id`: one write, leftovers kept for later.
+    /// Sends one frame (or handshake bytes) to client `id`: written at once, or
+    /// with `--coalesce` at the end of this loop iteration.
     fn send(&mut self, id: usize, bytes: &[u8]) {
         let Some(c) = self.clients.get_mut(&id) else {
             return;
         };
-        self.writes += 1;
-        if !c.pending.is_empty() {
-            c.pending.extend_from_slice(bytes);
+        self.frames += 1;
+        if !self.coalesce {
+            write_now(c, &mut self.writes, bytes);
             return;
         }
-        match c.stream.write(bytes) {
-            Ok(n) if n == bytes.len() => {}
-            Ok(n) => c.pending.extend_from_slice(&bytes[n..]),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => c.pending.extend_from_slice(bytes),
-            Err(_) => {}
+        c.out.extend_from_slice(bytes);
+        c.out_frames += 1;
+        if !c.dirty {
+            c.dirty = true;
+            self.dirty.push(id);
+        }
+        if self.max_batch > 0 && c.out_frames >= self.max_batch {
+            Self::write_out(c, &mut self.writes);
+        }
+    }
+
+    fn write_out(c: &mut Client, writes: &mut u64) {
+        if !c.out.is_empty() {
+            let out = std::mem::take(&mut c.out);
+            write_now(c, writes, &out);
+            c.out = out;
+            c.out.clear();
+        }
+        c.out_frames = 0;
+    }
+
+    /// End of a loop iteration: one write per socket that got frames.
+    fn flush_dirty(&mut self) {
+        for id in std::mem::take(&mut self.dirty) {
+            if let Some(c) = self.clients.get_mut(&id) {
+                c.dirty = false;
+                Self::write_out(c, &mut self.writes);
+            }
         }
     }
 
@@ -118,6 +194,7 @@ impl Server {
             return;
         };
         while !c.pending.is_empty() {
+            self.writes += 1;
             match c.stream.write(&c.pending) {
                 Ok(0) => break,
                 Ok(n) => {
@@ -158,6 +235,19 @@ impl Server {
                 return;
             };
             let head = String::from_utf8_lossy(&buf[..end]).into_owned();
+            if head.starts_with("GET /metrics") {
+                let body = format!(
+                    "roomcast_deliveries_total {}\nroomcast_writes_total {}\n",
+                    self.frames, self.writes
+                );
+                let reply = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = c.stream.write_all(reply.as_bytes());
+                self.drop_client(id);
+                return;
+            }
             let key = head
                 .lines()
                 .find_map(|l| {
@@ -288,23 +378,33 @@ impl Server {
 
 fn main() -> io::Result<()> {
     let mut port = 1338u16;
+    let mut server = Server::default();
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--port" => port = args.next().and_then(|p| p.parse().ok()).unwrap_or(port),
+            "--coalesce" => server.coalesce = true,
+            "--max-frames-per-write" => {
+                server.max_batch = args.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+            }
             _ => {
-                eprintln!("usage: rawfanout [--port N]");
+                eprintln!("usage: rawfanout [--port N] [--coalesce [--max-frames-per-write K]]");
                 std::process::exit(2);
             }
         }
     }
     let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-    let mut listener = TcpListener::bind(addr)?;
+    // The same accept backlog as roomcast's default (mio's bind asks for 1024).
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
+    socket.set_reuse_address(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(4096)?;
+    let mut listener = TcpListener::from_std(socket.into());
     let mut poll = Poll::new()?;
     poll.registry()
         .register(&mut listener, LISTENER, Interest::READABLE)?;
     eprintln!("rawfanout listening on {addr}");
-    let mut server = Server::default();
     let mut events = Events::with_capacity(4096);
     let mut scratch = vec![0u8; 1 << 16];
     let mut next_id = 0usize;
@@ -327,16 +427,7 @@ fn main() -> io::Result<()> {
                                 Token(id),
                                 Interest::READABLE | Interest::WRITABLE,
                             )?;
-                            server.clients.insert(
-                                id,
-                                Client {
-                                    stream,
-                                    upgraded: false,
-                                    eio3: false,
-                                    rbuf: Vec::new(),
-                                    pending: Vec::new(),
-                                },
-                            );
+                            server.clients.insert(id, Client::new(stream));
                         }
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                         Err(e) => {
@@ -355,6 +446,7 @@ fn main() -> io::Result<()> {
                 server.on_readable(id, &mut scratch);
             }
         }
+        server.flush_dirty();
     }
 }
 
