@@ -120,6 +120,14 @@ struct Args {
     metrics_url: Option<String>,
 }
 
+/// How many paced messages are due `elapsed` after the start at `rate`/s:
+/// message k is scheduled at k/rate, so messages 0..=floor(elapsed*rate) are.
+/// (Counting only floor(elapsed*rate) sent each one a whole period late and
+/// busy-polled with a zero timeout until then.)
+fn messages_due(elapsed: Duration, rate: f64) -> u64 {
+    (elapsed.as_secs_f64() * rate) as u64 + 1
+}
+
 /// Sums `name` over all label sets in a Prometheus/OpenMetrics text body.
 fn metric_sum(body: &str, name: &str) -> Option<f64> {
     let mut found = None;
@@ -962,10 +970,7 @@ fn run(args: Args) -> io::Result<()> {
                 run.flush(c);
             }
         } else if let Some(rate) = rate {
-            // Message k is scheduled at start + k/rate: messages 0..=floor(el*rate)
-            // are due now. (Counting only floor(el*rate) sent each one a whole
-            // period late and busy-polled with a zero timeout until then.)
-            let due = (el.as_secs_f64() * rate) as u64 + 1;
+            let due = messages_due(el, rate);
             let mut budget = 2000;
             while sched_k < due && budget > 0 {
                 let t_sched = start + Duration::from_secs_f64(sched_k as f64 / rate);
@@ -1192,6 +1197,15 @@ mod tests {
             .map(|(i, b)| b ^ [1, 2, 3, 4][i & 3])
             .collect();
         assert_eq!(unmasked, b"hello");
+    }
+
+    #[test]
+    fn paced_messages_are_due_on_schedule() {
+        // 200 messages/s: one every 5 ms, the first at once.
+        assert_eq!(messages_due(Duration::ZERO, 200.0), 1);
+        assert_eq!(messages_due(Duration::from_micros(4_999), 200.0), 1);
+        assert_eq!(messages_due(Duration::from_millis(5), 200.0), 2);
+        assert_eq!(messages_due(Duration::from_secs(1), 200.0), 201);
     }
 
     #[test]
