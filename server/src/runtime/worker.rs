@@ -10,7 +10,7 @@
 //!  └─ writable: remember the connection for a backlog flush
 //! timers due: Session::handle_timeout, handshake/close timeouts
 //! shard.process_ops()      (broadcasts etc. from other threads)
-//! shard.drain(writer)      (one writev per dirty socket)
+//! shard.drain(writer)      (one send/sendmsg per dirty socket)
 //! shard.flush(id, writer)  (backlogs of connections that became writable)
 //! shard.take_closed()      (slow consumers, Engine::disconnect)
 //! finish connections whose WebSocket is done and whose bytes are written
