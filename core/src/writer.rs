@@ -4,7 +4,8 @@
 //! offers each dirty socket's pending frames, in order, as one gather list to a
 //! writer the caller supplies. The server's writer does one write to the
 //! socket's TCP stream (`send`, or a vectored `sendmsg` for several frames) and
-//! reports how many bytes the kernel took; tests and benches use [`MemoryWriter`] or [`NullWriter`].
+//! reports how many bytes the kernel took; tests and benches use
+//! [`MemoryWriter`] or [`NullWriter`].
 
 use std::collections::HashMap;
 use std::io::IoSlice;

@@ -456,24 +456,16 @@ struct Panel {
     y_desc: &'static str,
     /// `(scenario, label under its group of bars)`, left to right.
     groups: &'static [(&'static str, &'static str)],
-    value: fn(&Value) -> Option<f64>,
+    /// The metric drawn, divided by `unit` (e.g. 1e6 for M/s).
+    headline: Headline,
+    unit: f64,
     log_scale: bool,
 }
 
-fn deliveries_m(run: &Value) -> Option<f64> {
-    number(run, "/deliveries_per_s").map(|v| v / 1e6)
-}
-
-fn p99_ms(run: &Value) -> Option<f64> {
-    number(run, "/latency_ms/p99")
-}
-
-fn rss_kb(run: &Value) -> Option<f64> {
-    number(run, "/server_rss_per_conn_bytes").map(|v| v / 1024.0)
-}
-
-fn connect_rate(run: &Value) -> Option<f64> {
-    number(run, "/connect_per_s")
+impl Panel {
+    fn value(&self, run: &Value) -> Option<f64> {
+        self.headline.value(run).map(|v| v / self.unit)
+    }
 }
 
 const PANELS: [Panel; 4] = [
@@ -485,7 +477,8 @@ const PANELS: [Panel; 4] = [
             ("a5k", "5 k clients"),
             ("a15k", "15 k clients"),
         ],
-        value: deliveries_m,
+        headline: Headline::Throughput,
+        unit: 1e6,
         log_scale: false,
     },
     Panel {
@@ -495,21 +488,24 @@ const PANELS: [Panel; 4] = [
             ("b20k", "20 k deliveries/s (unloaded)"),
             ("b", "200 k deliveries/s"),
         ],
-        value: p99_ms,
+        headline: Headline::Latency,
+        unit: 1.0,
         log_scale: true,
     },
     Panel {
         title: TITLE_RSS,
         y_desc: "KB per connection",
         groups: &[("d", "15 k idle connections")],
-        value: rss_kb,
+        headline: Headline::Rss,
+        unit: 1024.0,
         log_scale: false,
     },
     Panel {
         title: TITLE_CONNECT,
         y_desc: "connections/s",
         groups: &[("e", "5 k clients connecting")],
-        value: connect_rate,
+        headline: Headline::ConnectRate,
+        unit: 1.0,
         log_scale: false,
     },
 ];
@@ -532,7 +528,7 @@ fn panel_groups<'a>(panel: &Panel, results: &'a ResultSet) -> Vec<BarGroup<'a>> 
                 .servers_in(scenario)
                 .into_iter()
                 .filter_map(|server| {
-                    let v = (panel.value)(results.get(scenario, server)?)?;
+                    let v = panel.value(results.get(scenario, server)?)?;
                     (v.is_finite() && (v > 0.0 || !panel.log_scale && v >= 0.0))
                         .then_some((server, v))
                 })

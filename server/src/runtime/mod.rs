@@ -43,16 +43,15 @@
 //! Every byte to an upgraded connection, the `101` response included, goes through
 //! the worker's shard (`Shard::send`, then `Shard::drain` at the end of the tick),
 //! so broadcasts, acks, pings and close frames keep one order. The drain's writer
-//! does one write (`send`, or `sendmsg` for several frames) per dirty socket;
-//! what the kernel does not take stays on the shard's per-socket backlog and is
-//! flushed on the next `WRITABLE` edge (connections are registered for both
-//! readiness kinds once, edge-triggered). A
-//! socket whose backlog passes `outbound_limit` is a **slow consumer**: the shard
-//! stops queueing to it and the worker closes it with WebSocket close code
-//! **1008** (policy violation) and reason `"slow consumer"` — written only if
-//! the stream is at a frame boundary and the kernel takes it, which for a peer that
-//! stopped reading it usually will not — then closes TCP, logs a `warn!` line and
-//! counts it in [`RuntimeStats::slow_consumers`].
+//! does one write (`send`, or `sendmsg` for several frames) per dirty socket; what
+//! the kernel does not take stays on the shard's per-socket backlog and is flushed
+//! on the next `WRITABLE` edge (connections are registered for both readiness kinds
+//! once, edge-triggered). A socket whose backlog passes `outbound_limit` is a
+//! **slow consumer**: the shard stops queueing to it and the worker closes it with
+//! WebSocket close code **1008** (policy violation) and reason `"slow consumer"` —
+//! written only if the stream is at a frame boundary and the kernel takes it, which
+//! for a peer that stopped reading it usually will not — then closes TCP, logs a
+//! `warn!` line and counts it in [`RuntimeStats::slow_consumers`].
 //!
 //! # Limits and timeouts
 //!
