@@ -5,17 +5,18 @@
 #   CASES  case patterns for run.sh (default "*": cases 1-8 and 10; 9.* needs
 #          "9.*" or INCLUDE_PERF=1), e.g. "1.*,2.*" or "6.4.*".
 # Builds `server/examples/echo.rs` in release, starts it on a free 127.0.0.1
-# port, runs shared/autobahn/run.sh with STRICT_CLOSE=1 (close-handshake
+# port, runs scripts/autobahn/run.sh with STRICT_CLOSE=1 (close-handshake
 # failures count as failures), stops the server and exits with run.sh's status.
 # Env:
-#   AUTOBAHN_DIR   the Autobahn runner (default: <repo>/../shared/autobahn)
+#   AUTOBAHN_DIR   the Autobahn runner (default: scripts/autobahn, the team's
+#                  Python 3 port of the testsuite's runner, vendored)
 #   AUTOBAHN_VENV  its venv (default /tmp/autobahn-venv; created by setup.sh
 #                  when missing)
 #   OUTDIR         report directory (default <target dir>/autobahn-report)
 set -euo pipefail
 
 ROOT="$(git -C "$(dirname "${BASH_SOURCE[0]}")" rev-parse --show-toplevel)"
-AUTOBAHN_DIR="${AUTOBAHN_DIR:-$ROOT/../shared/autobahn}"
+AUTOBAHN_DIR="${AUTOBAHN_DIR:-$ROOT/scripts/autobahn}"
 CASES="${1:-*}"
 export AUTOBAHN_VENV="${AUTOBAHN_VENV:-/tmp/autobahn-venv}"
 

@@ -100,7 +100,7 @@ fn join_leave(c: &mut Criterion) {
     g.measurement_time(Duration::from_secs(3));
     // 10 k sockets, 1 k rooms that each keep an anchor member (so they persist,
     // as busy rooms do); each iteration joins one socket to one room and leaves it.
-    let (_engine, mut s) = shard();
+    let (engine, mut s) = shard();
     let ids = connect(&mut s, 10_000);
     let rooms: Vec<String> = (0..1000).map(|r| format!("room-{r}")).collect();
     for (r, name) in rooms.iter().enumerate() {
@@ -120,7 +120,6 @@ fn join_leave(c: &mut Criterion) {
     // The same through the Engine handle (any thread): each operation travels the
     // shard's channel and is applied by `process_ops`, as in a server whose
     // operations come from another thread.
-    let engine = s.engine().clone();
     g.bench_function("persistent_rooms_via_engine_channel", |b| {
         b.iter(|| {
             i = i.wrapping_add(7919);

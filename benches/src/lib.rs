@@ -98,7 +98,10 @@ impl SocketIoAdapter {
                     socket.queue.push_back(encoded.clone());
                     // engine.io: one ws.send (one write) per packet.
                     while let Some(f) = socket.queue.pop_front() {
-                        writer.write(SocketId::from_parts(0, 0, 0, 0, 1), &[IoSlice::new(&f)]);
+                        writer.write(
+                            SocketId::from_parts(roomcast::NodeId::LOCAL, 0, 0, 0, 1),
+                            &[IoSlice::new(&f)],
+                        );
                     }
                     sent += 1;
                 }

@@ -41,6 +41,25 @@ pub enum Error {
     ShardGone(usize),
     /// The shard already holds its configured maximum of sockets.
     ShardFull(usize),
+    /// A socket is already in the most rooms it may be in.
+    TooManyRooms {
+        /// The socket.
+        socket: String,
+        /// The configured maximum (`max_rooms_per_socket`).
+        max: usize,
+    },
+    /// A node name that is empty, longer than `max` bytes, or not
+    /// `[A-Za-z0-9._-]`.
+    InvalidNodeName {
+        /// The refused name.
+        name: String,
+        /// The longest name accepted.
+        max: usize,
+    },
+    /// An operation needs another node's answer and the cluster cannot give it:
+    /// the cluster bus (Redis) is down, or the node did not answer in time. Holds
+    /// why. Nothing is known to have been applied on that node.
+    ClusterUnavailable(String),
 }
 
 impl fmt::Display for Error {
@@ -59,6 +78,16 @@ impl fmt::Display for Error {
             Error::Serialize(e) => write!(f, "cannot serialize data: {e}"),
             Error::ShardGone(i) => write!(f, "no shard {i}"),
             Error::ShardFull(i) => write!(f, "shard {i} is full"),
+            Error::TooManyRooms { socket, max } => write!(
+                f,
+                "socket {socket} is already in {max} rooms, the most a socket may join \
+                 (max_rooms_per_socket)"
+            ),
+            Error::InvalidNodeName { name, max } => write!(
+                f,
+                "invalid node name {name:?}: 1 to {max} characters of A-Z a-z 0-9 . _ -"
+            ),
+            Error::ClusterUnavailable(why) => write!(f, "cluster unavailable: {why}"),
         }
     }
 }

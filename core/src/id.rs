@@ -10,10 +10,23 @@
 //!
 //! ```text
 //!  18 bytes, big-endian, as 24 characters of URL-safe base64 without padding
-//!  +---------+----------+-----------+-----------+------------------+
-//!  | node u16| shard u16| slot u32  | gen u16   | token u64 (≠ 0)  |
-//!  +---------+----------+-----------+-----------+------------------+
+//!  +-----------+----------+-----------+-----------+----------------------+
+//!  | node u32  | shard u8 | slot u24  | gen u16   | token u64 (≥ 2^40)   |
+//!  +-----------+----------+-----------+-----------+----------------------+
+//!
+//!  short form: 15 bytes, as 20 characters (the length of socket.io's ids)
+//!  +-----------+----------+-----------+-----------+----------------------+
+//!  | node u32  | shard u8 | slot u24  | gen u16   | token u40 (≠ 0)      |
+//!  +-----------+----------+-----------+-----------+----------------------+
 //! ```
+//!
+//! The token decides the form: below 2^40 the short one, else the long one, so
+//! each id has exactly one text. Engines mint long ids, or short ones with
+//! [`EngineConfig::short_ids`](crate::EngineConfig::short_ids) (a mixed cluster
+//! with Node peers, which expect 20 characters); both forms parse everywhere.
+//!
+//! So an engine has at most [`MAX_SHARDS`] shards of at most [`MAX_SLOTS`]
+//! sockets each, and a cluster's nodes are told apart by their [`NodeId`].
 //!
 //! The text form is what clients see (`GET /sockets/id`, Socket.IO's `sid`) and
 //! what room names for socket ids use.
@@ -24,31 +37,37 @@ use std::str::FromStr;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 
-use smallvec::SmallVec;
+use crate::{Error, NodeId};
 
-use crate::Error;
-
-/// Length of a socket id's text form, in bytes.
+/// Length of a socket id's text form, in bytes (the short form: 20).
 pub const SOCKET_ID_LEN: usize = 24;
+/// Length of the short text form, in bytes.
+pub const SHORT_SOCKET_ID_LEN: usize = 20;
+/// Tokens below this print in the short form.
+pub const SHORT_TOKEN_LIMIT: u64 = 1 << 40;
+/// Most shards an engine can have (the id's shard field is one byte).
+pub const MAX_SHARDS: usize = 256;
+/// Most slots a shard can have (the id's slot field is three bytes).
+pub const MAX_SLOTS: u32 = 1 << 24;
 
 /// A connected socket's public id. Cheap to copy; see the [module docs](self).
 ///
 /// # Examples
 ///
 /// ```
-/// use roomcast::SocketId;
+/// use roomcast::{NodeId, SocketId};
 ///
-/// let id = SocketId::from_parts(0, 1, 42, 7, 0x1234_5678_9abc_def0);
+/// let id = SocketId::from_parts(NodeId::from_raw(9), 1, 42, 7, 0x1234_5678_9abc_def0);
 /// let text = id.to_string();
 /// assert_eq!(text.len(), 24);
 /// let back: SocketId = text.parse().unwrap();
 /// assert_eq!(back, id);
-/// assert_eq!((back.shard(), back.slot(), back.generation()), (1, 42, 7));
+/// assert_eq!((back.node().raw(), back.shard(), back.slot(), back.generation()), (9, 1, 42, 7));
 /// assert!("not-an-id".parse::<SocketId>().is_err());
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SocketId {
-    node: u16,
+    node: NodeId,
     shard: u16,
     slot: u32,
     gen: u16,
@@ -59,8 +78,28 @@ impl SocketId {
     /// Builds an id from its parts (mostly for tests and tools; engines mint ids
     /// themselves). A zero `token` is never minted by an engine and is never
     /// connected.
+    ///
+    /// # Panics
+    ///
+    /// If `shard` is not below [`MAX_SHARDS`] or `slot` not below [`MAX_SLOTS`]
+    /// (they would not fit the id's fields).
     #[must_use]
-    pub const fn from_parts(node: u16, shard: u16, slot: u32, gen: u16, token: u64) -> SocketId {
+    #[inline]
+    pub const fn from_parts(node: NodeId, shard: u16, slot: u32, gen: u16, token: u64) -> SocketId {
+        assert!((shard as usize) < MAX_SHARDS && slot < MAX_SLOTS);
+        SocketId::new_unchecked(node, shard, slot, gen, token)
+    }
+
+    /// [`from_parts`](Self::from_parts) for parts the engine knows are in range
+    /// (its own shards and slots): no check on the fanout path.
+    #[inline(always)]
+    pub(crate) const fn new_unchecked(
+        node: NodeId,
+        shard: u16,
+        slot: u32,
+        gen: u16,
+        token: u64,
+    ) -> SocketId {
         SocketId {
             node,
             shard,
@@ -70,9 +109,9 @@ impl SocketId {
         }
     }
 
-    /// The node that owns the socket (for scale-out; 0 on a single node).
+    /// The node that owns the socket.
     #[must_use]
-    pub const fn node(&self) -> u16 {
+    pub const fn node(&self) -> NodeId {
         self.node
     }
 
@@ -100,46 +139,63 @@ impl SocketId {
         self.token
     }
 
-    fn to_bytes(self) -> [u8; 18] {
+    /// Whether the text form is the short one (see the [module docs](self)).
+    #[must_use]
+    pub const fn is_short(&self) -> bool {
+        self.token < SHORT_TOKEN_LIMIT
+    }
+
+    /// The binary form and its length (18 bytes, or 15 for the short form).
+    fn to_bytes(self) -> ([u8; 18], usize) {
         let mut b = [0u8; 18];
-        b[0..2].copy_from_slice(&self.node.to_be_bytes());
-        b[2..4].copy_from_slice(&self.shard.to_be_bytes());
-        b[4..8].copy_from_slice(&self.slot.to_be_bytes());
+        b[0..4].copy_from_slice(&self.node.raw().to_be_bytes());
+        b[4] = self.shard as u8;
+        b[5..8].copy_from_slice(&self.slot.to_be_bytes()[1..]);
         b[8..10].copy_from_slice(&self.gen.to_be_bytes());
-        b[10..18].copy_from_slice(&self.token.to_be_bytes());
-        b
+        if self.is_short() {
+            b[10..15].copy_from_slice(&self.token.to_be_bytes()[3..]);
+            (b, 15)
+        } else {
+            b[10..18].copy_from_slice(&self.token.to_be_bytes());
+            (b, 18)
+        }
     }
 
-    /// Writes the 24-character text form into `out` and returns it as a `&str`.
+    /// Writes the text form (24 characters, or 20 for the short form) into
+    /// `out` and returns it as a `&str`.
     pub fn encode<'a>(&self, out: &'a mut [u8; SOCKET_ID_LEN]) -> &'a str {
+        let (bytes, len) = self.to_bytes();
         let n = URL_SAFE_NO_PAD
-            .encode_slice(self.to_bytes(), out)
+            .encode_slice(&bytes[..len], out)
             .expect("24 bytes hold 18 bytes of base64");
-        debug_assert_eq!(n, SOCKET_ID_LEN);
-        std::str::from_utf8(out).expect("base64 is ASCII")
+        std::str::from_utf8(&out[..n]).expect("base64 is ASCII")
     }
 
-    /// Parses the text form, or returns `None` if `s` is not one (cheap: no
-    /// allocation). Used to recognise room names that are socket ids.
+    /// Parses the text form (either), or returns `None` if `s` is not one
+    /// (cheap: no allocation). Used to recognise room names that are socket ids.
     #[must_use]
     pub fn parse(s: &str) -> Option<SocketId> {
-        if s.len() != SOCKET_ID_LEN {
+        let len = match s.len() {
+            SOCKET_ID_LEN => 18,
+            SHORT_SOCKET_ID_LEN => 15,
+            _ => return None,
+        };
+        let mut b = [0u8; 18];
+        if URL_SAFE_NO_PAD.decode_slice(s.as_bytes(), &mut b) != Ok(len) {
             return None;
         }
-        let mut b = [0u8; 18];
-        match URL_SAFE_NO_PAD.decode_slice(s.as_bytes(), &mut b) {
-            Ok(18) => {}
-            _ => return None,
-        }
+        let mut token = [0u8; 8];
+        token[8 - (len - 10)..].copy_from_slice(&b[10..len]);
         let id = SocketId {
-            node: u16::from_be_bytes([b[0], b[1]]),
-            shard: u16::from_be_bytes([b[2], b[3]]),
-            slot: u32::from_be_bytes([b[4], b[5], b[6], b[7]]),
+            node: NodeId::from_raw(u32::from_be_bytes([b[0], b[1], b[2], b[3]])),
+            shard: u16::from(b[4]),
+            slot: u32::from_be_bytes([0, b[5], b[6], b[7]]),
             gen: u16::from_be_bytes([b[8], b[9]]),
-            token: u64::from_be_bytes(b[10..18].try_into().expect("8 bytes")),
+            token: u64::from_be_bytes(token),
         };
         // Canonical form only: re-encoding must give back the same text (base64
-        // allows non-zero trailing bits in some alphabets' decoders).
+        // allows non-zero trailing bits in some alphabets' decoders, and a long
+        // form whose token fits the short one is not canonical).
         let mut again = [0u8; SOCKET_ID_LEN];
         if id.token == 0 || id.encode(&mut again) != s {
             return None;
@@ -176,107 +232,10 @@ impl serde::Serialize for SocketId {
     }
 }
 
-/// A short list of socket ids (inline up to four).
-pub type SocketIds = SmallVec<[SocketId; 4]>;
-
-/// Anything that names one or more sockets: a [`SocketId`], its text form, or a
-/// slice, array or `Vec` of either — Sails accepts "a socket or an array of them"
-/// in the same places.
-pub trait ToSocketIds {
-    /// Appends the ids to `out`.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::MalformedSocketId`] for a string that is not a socket id.
-    fn push_socket_ids(&self, out: &mut SocketIds) -> Result<(), Error>;
-}
-
-impl ToSocketIds for SocketId {
-    fn push_socket_ids(&self, out: &mut SocketIds) -> Result<(), Error> {
-        out.push(*self);
-        Ok(())
-    }
-}
-
-impl ToSocketIds for str {
-    fn push_socket_ids(&self, out: &mut SocketIds) -> Result<(), Error> {
-        out.push(self.parse()?);
-        Ok(())
-    }
-}
-
-impl ToSocketIds for String {
-    fn push_socket_ids(&self, out: &mut SocketIds) -> Result<(), Error> {
-        self.as_str().push_socket_ids(out)
-    }
-}
-
-impl<T: ToSocketIds + ?Sized> ToSocketIds for &T {
-    fn push_socket_ids(&self, out: &mut SocketIds) -> Result<(), Error> {
-        (**self).push_socket_ids(out)
-    }
-}
-
-impl<T: ToSocketIds> ToSocketIds for [T] {
-    fn push_socket_ids(&self, out: &mut SocketIds) -> Result<(), Error> {
-        self.iter().try_for_each(|t| t.push_socket_ids(out))
-    }
-}
-
-impl<T: ToSocketIds, const N: usize> ToSocketIds for [T; N] {
-    fn push_socket_ids(&self, out: &mut SocketIds) -> Result<(), Error> {
-        self.as_slice().push_socket_ids(out)
-    }
-}
-
-impl<T: ToSocketIds> ToSocketIds for Vec<T> {
-    fn push_socket_ids(&self, out: &mut SocketIds) -> Result<(), Error> {
-        self.as_slice().push_socket_ids(out)
-    }
-}
-
-/// Anything that names one or more rooms: a string, or a slice, array or `Vec` of
-/// strings (Sails' "a room name or an array of them").
-pub trait ToRoomNames {
-    /// Calls `f` with each name in order.
-    fn for_each_room(&self, f: &mut dyn FnMut(&str));
-}
-
-impl ToRoomNames for str {
-    fn for_each_room(&self, f: &mut dyn FnMut(&str)) {
-        f(self);
-    }
-}
-
-impl ToRoomNames for String {
-    fn for_each_room(&self, f: &mut dyn FnMut(&str)) {
-        f(self);
-    }
-}
-
-impl<T: ToRoomNames + ?Sized> ToRoomNames for &T {
-    fn for_each_room(&self, f: &mut dyn FnMut(&str)) {
-        (**self).for_each_room(f);
-    }
-}
-
-impl<T: ToRoomNames> ToRoomNames for [T] {
-    fn for_each_room(&self, f: &mut dyn FnMut(&str)) {
-        for t in self {
-            t.for_each_room(f);
-        }
-    }
-}
-
-impl<T: ToRoomNames, const N: usize> ToRoomNames for [T; N] {
-    fn for_each_room(&self, f: &mut dyn FnMut(&str)) {
-        self.as_slice().for_each_room(f);
-    }
-}
-
-impl<T: ToRoomNames> ToRoomNames for Vec<T> {
-    fn for_each_room(&self, f: &mut dyn FnMut(&str)) {
-        self.as_slice().for_each_room(f);
+impl<'de> serde::Deserialize<'de> for SocketId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<SocketId, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        SocketId::parse(&s).ok_or_else(|| serde::de::Error::custom("not a socket id"))
     }
 }
 
@@ -287,9 +246,15 @@ mod tests {
     #[test]
     fn round_trips_and_rejects_junk() {
         for id in [
-            SocketId::from_parts(0, 0, 0, 0, 1),
-            SocketId::from_parts(u16::MAX, u16::MAX, u32::MAX, u16::MAX, u64::MAX),
-            SocketId::from_parts(3, 1, 77, 9, 0xdead_beef),
+            SocketId::from_parts(NodeId::LOCAL, 0, 0, 0, SHORT_TOKEN_LIMIT),
+            SocketId::from_parts(
+                NodeId::from_raw(u32::MAX),
+                255,
+                MAX_SLOTS - 1,
+                u16::MAX,
+                u64::MAX,
+            ),
+            SocketId::from_parts(NodeId::from_raw(3), 1, 77, 9, 0xdead_beef << 16),
         ] {
             let s = id.to_string();
             assert_eq!(s.len(), SOCKET_ID_LEN);
@@ -298,7 +263,7 @@ mod tests {
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
             assert_eq!(SocketId::parse(&s), Some(id));
         }
-        let good = SocketId::from_parts(0, 0, 5, 1, 99).to_string();
+        let good = SocketId::from_parts(NodeId::LOCAL, 0, 5, 1, u64::MAX - 99).to_string();
         for bad in [
             "",
             "short",
@@ -306,6 +271,8 @@ mod tests {
             &format!("{good}A"),
             "!!!!!!!!!!!!!!!!!!!!!!!!",
             "AAAAAAAAAAAAAAAAAAAAAAAA", // token 0
+            "AAAAAAAAAAAAAAAAAAAA",     // token 0, short
+            "AAAAAAAAAAAAAAAAAAAAAAAB", // a token that fits the short form
             "ééééééééééé",
         ] {
             assert!(SocketId::parse(bad).is_none(), "{bad:?}");
@@ -317,21 +284,17 @@ mod tests {
     }
 
     #[test]
-    fn many_forms_name_sockets_and_rooms() {
-        let a = SocketId::from_parts(0, 0, 1, 0, 5);
-        let b = SocketId::from_parts(0, 1, 2, 0, 6);
-        let mut out = SocketIds::new();
-        a.push_socket_ids(&mut out).unwrap();
-        [a, b].push_socket_ids(&mut out).unwrap();
-        vec![b.to_string()].push_socket_ids(&mut out).unwrap();
-        a.to_string().as_str().push_socket_ids(&mut out).unwrap();
-        assert_eq!(out.as_slice(), [a, a, b, b, a]);
-        assert!("nope".push_socket_ids(&mut out).is_err());
-
-        let mut rooms = Vec::new();
-        "x".for_each_room(&mut |r| rooms.push(r.to_owned()));
-        ["y", "z"].for_each_room(&mut |r| rooms.push(r.to_owned()));
-        vec![String::from("w")].for_each_room(&mut |r| rooms.push(r.to_owned()));
-        assert_eq!(rooms, ["x", "y", "z", "w"]);
+    fn short_ids_have_twenty_characters_and_one_text() {
+        for token in [1, 99, 0xdead_beef, SHORT_TOKEN_LIMIT - 1] {
+            let id = SocketId::from_parts(NodeId::from_raw(0xabcd_1234), 7, 1000, 3, token);
+            assert!(id.is_short());
+            let s = id.to_string();
+            assert_eq!(s.len(), SHORT_SOCKET_ID_LEN, "{s}");
+            assert_eq!(SocketId::parse(&s), Some(id));
+            assert_eq!(id.node().raw(), 0xabcd_1234, "it still names its node");
+        }
+        let long = SocketId::from_parts(NodeId::LOCAL, 0, 1, 0, SHORT_TOKEN_LIMIT);
+        assert!(!long.is_short());
+        assert_eq!(long.to_string().len(), SOCKET_ID_LEN);
     }
 }

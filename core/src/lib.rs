@@ -8,8 +8,9 @@
 //! It implements every operation of Sails' `sails.sockets` (join, leave,
 //! broadcast, blast, emit, leaveAll, addRoomMembersToRooms,
 //! removeRoomMembersFromRooms, get) and its resourceful pub/sub ([`Model`]), with
-//! the semantics written in the project's SPEC (where it differs from Sails, the
-//! method docs say so).
+//! the semantics written in the repository's `docs/SPEC.md` (where it differs
+//! from Sails, the method docs say so); `docs/ARCHITECTURE.md` describes every
+//! module.
 //!
 //! ## Concepts
 //!
@@ -27,6 +28,8 @@
 //! * **Encode once**: a broadcast becomes one [`wire::Frame`] — a complete,
 //!   unmasked WebSocket text frame holding the Socket.IO packet `42["event",data]` —
 //!   shared by every recipient.
+//! * **Operations are data** ([`Op`], [`Query`]): serializable values, mailed to
+//!   shards and, through a cluster [`Adapter`], to other processes.
 //! * **Ordering**: operations issued from one thread take effect in the order
 //!   issued (a `join` then a `broadcast` reaches the new member).
 //!
@@ -78,24 +81,56 @@
 //! * Resourceful pub/sub: see [`pubsub`].
 #![deny(missing_docs)]
 
+pub mod adapter;
+mod batch;
+mod config;
+pub mod confirm;
+mod dispatch;
 pub mod engine;
 mod error;
+mod hub;
 pub mod id;
 mod liveness;
 #[doc(hidden)]
 pub mod model_check;
+mod names;
+pub mod node;
+pub mod op;
+mod palette;
 pub mod pubsub;
+pub mod query;
 mod room_set;
 mod runner;
 pub mod shard;
+mod shard_link;
+mod wake;
 pub mod wire;
 pub mod writer;
 
-pub use engine::{Engine, EngineConfig, LeaveAllOptions, Target};
+pub use adapter::Adapter;
+pub use config::EngineConfig;
+pub use confirm::{Applied, Confirmed, Waiting};
+pub use dispatch::Target;
+pub use engine::Engine;
 pub use error::Error;
-pub use id::{SocketId, ToRoomNames, ToSocketIds};
+pub use id::SocketId;
+pub use names::{SocketIds, ToRoomNames, ToSocketIds};
+pub use node::NodeId;
+pub use op::{LeaveAllOptions, Op, Room, Selected, SelectedAction};
 pub use pubsub::{Model, RecordId};
+pub use query::{Answer, Query, QueryResult, RemoteAnswer, SocketInfo};
 pub use runner::ShardThread;
 pub use shard::{CloseCause, Shard, ShardStats};
 pub use wire::Frame;
 pub use writer::{MemoryWriter, NullWriter, Writer};
+
+/// The README's library example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
+
+/// The book's Rust quick start (`docs/quickstart-rust.md`), compiled and run as
+/// a doctest; `tests/quickstart_doc.rs` checks it quotes the README's example.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/quickstart-rust.md")]
+pub struct QuickstartDoctests;

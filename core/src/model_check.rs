@@ -134,6 +134,16 @@ pub struct World {
     model: Model,
     writer: ChoppyWriter,
     seq: u64,
+    stats: RunStats,
+}
+
+/// What a run reached, so tests can show the interesting states were visited.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct RunStats {
+    /// Most rooms held as bitsets at once (summed over shards) after any step.
+    pub max_dense_rooms: usize,
+    /// Steps after which at least one room was a bitset.
+    pub steps_with_dense_rooms: usize,
 }
 
 impl World {
@@ -359,6 +369,9 @@ impl World {
                 .validate()
                 .unwrap_or_else(|e| panic!("shard {}: {e}", shard.index()));
         }
+        let dense: usize = self.shards.iter().map(Shard::dense_room_count).sum();
+        self.stats.max_dense_rooms = self.stats.max_dense_rooms.max(dense);
+        self.stats.steps_with_dense_rooms += usize::from(dense > 0);
         for (id, m) in &self.model.sockets {
             let shard = &self.shards[id.shard() as usize];
             match shard.rooms_of(*id) {
@@ -395,12 +408,19 @@ impl World {
 }
 
 /// Runs a whole sequence on `shards` shards, with a writer taking `budget[i]`
-/// bytes on its i-th call (cycling), and checks everything.
+/// bytes on its i-th call (cycling), and checks everything. `dense_room_min` is
+/// the engine's threshold for bitset rooms: small values make a few sockets
+/// enough to reach (and leave) the dense representation.
 ///
 /// # Panics
 ///
 /// On any disagreement between the engine and the model.
-pub fn run(shards: usize, ops: &[(Op, Via)], budget: Vec<usize>) {
+pub fn run(
+    shards: usize,
+    ops: &[(Op, Via)],
+    budget: Vec<usize>,
+    dense_room_min: usize,
+) -> RunStats {
     let shards = shards.clamp(1, 4);
     let budget = if budget.is_empty() {
         vec![usize::MAX]
@@ -409,6 +429,7 @@ pub fn run(shards: usize, ops: &[(Op, Via)], budget: Vec<usize>) {
     };
     let (engine, shard_vec) = Engine::new(EngineConfig {
         shards,
+        dense_room_min: dense_room_min.max(1),
         ..EngineConfig::default()
     });
     let mut w = World {
@@ -421,6 +442,7 @@ pub fn run(shards: usize, ops: &[(Op, Via)], budget: Vec<usize>) {
             i: 0,
         },
         seq: 0,
+        stats: RunStats::default(),
     };
     for (op, via) in ops {
         w.apply(op, *via);
@@ -428,4 +450,5 @@ pub fn run(shards: usize, ops: &[(Op, Via)], budget: Vec<usize>) {
     }
     w.tick();
     w.check_frames();
+    w.stats
 }

@@ -31,10 +31,11 @@
 
 use serde::Serialize;
 
-use crate::engine::{ops, Target};
-use crate::id::{SocketId, ToSocketIds};
+use crate::dispatch::{self, Target};
+use crate::names::ToSocketIds;
 use crate::wire::Frame;
 use crate::Error;
+use crate::SocketId;
 
 /// A record id: a string or a number, keeping its JSON type in payloads.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -139,7 +140,7 @@ pub struct Model<T: Target> {
 impl<T: Target> Model<T> {
     pub(crate) fn new(target: T, identity: &str) -> Result<Model<T>, Error> {
         let identity = identity.to_lowercase();
-        let max = target.engine().config().max_room_name_len;
+        let max = dispatch::config(&target).max_room_name_len;
         if identity.is_empty() || identity.len() * 2 + 16 > max {
             return Err(Error::InvalidIdentity(identity));
         }
@@ -165,12 +166,12 @@ impl<T: Target> Model<T> {
     }
 
     fn frame<D: Serialize + ?Sized>(&self, data: &D) -> Result<Frame, Error> {
-        let nsp = &self.target.engine().config().namespace;
+        let nsp = &dispatch::config(&self.target).namespace;
         Frame::event(nsp, &self.identity, data)
     }
 
     fn frame_raw(&self, json: &str) -> Result<Frame, Error> {
-        let nsp = &self.target.engine().config().namespace;
+        let nsp = &dispatch::config(&self.target).namespace;
         Frame::event_raw(nsp, &self.identity, Some(json))
     }
 
@@ -209,11 +210,11 @@ impl<T: Target> Model<T> {
     ) -> Result<Vec<SocketId>, Error> {
         let rooms: Vec<String> = ids.iter().map(|id| self.record_room(id)).collect();
         for r in &rooms {
-            ops::check_room(self.target.engine(), r)?;
+            dispatch::check_room(dispatch::config(&self.target), r)?;
         }
         let mut unknown = Vec::new();
         for r in &rooms {
-            unknown = ops::join(&mut self.target, sockets, r, join)?;
+            unknown = dispatch::join(&mut self.target, sockets, r, join)?;
         }
         Ok(unknown)
     }
@@ -225,7 +226,7 @@ impl<T: Target> Model<T> {
     /// [`Error::MalformedSocketId`].
     pub fn watch(&mut self, sockets: impl ToSocketIds) -> Result<Vec<SocketId>, Error> {
         let room = self.watchers_room();
-        ops::join(&mut self.target, &sockets, &room, true)
+        dispatch::join(&mut self.target, &sockets, &room, true)
     }
 
     /// `Model.unwatch(req)`: the sockets leave the watchers' room.
@@ -235,7 +236,7 @@ impl<T: Target> Model<T> {
     /// [`Error::MalformedSocketId`].
     pub fn unwatch(&mut self, sockets: impl ToSocketIds) -> Result<Vec<SocketId>, Error> {
         let room = self.watchers_room();
-        ops::join(&mut self.target, &sockets, &room, false)
+        dispatch::join(&mut self.target, &sockets, &room, false)
     }
 
     /// `Model.message(id, data, req?)`: `{"verb":"messaged","id":…,"data":…}` to the
@@ -272,7 +273,7 @@ impl<T: Target> Model<T> {
     ) -> Result<(), Error> {
         let rooms: Vec<String> = ids.iter().map(|id| self.record_room(id)).collect();
         let frame = self.frame(data)?;
-        ops::broadcast(&mut self.target, &rooms, &frame, omit)
+        dispatch::broadcast(&mut self.target, &rooms, &frame, omit)
     }
 
     /// A record was created: `{"verb":"created","data":…,"id":…}` to the watchers
@@ -294,10 +295,10 @@ impl<T: Target> Model<T> {
             .finish();
         let watchers = self.watchers_room();
         let record = self.record_room(id);
-        ops::check_room(self.target.engine(), &record)?;
+        dispatch::check_room(dispatch::config(&self.target), &record)?;
         let frame = self.frame_raw(&json)?;
-        ops::broadcast(&mut self.target, &watchers, &frame, omit)?;
-        ops::room_to_rooms(&mut self.target, &watchers, &record, true)
+        dispatch::broadcast(&mut self.target, &watchers, &frame, omit)?;
+        dispatch::room_to_rooms(&mut self.target, &watchers, &record, true)
     }
 
     /// A record was updated: `{"verb":"updated","data":…,"id":…,"previous":…}` to
@@ -346,7 +347,7 @@ impl<T: Target> Model<T> {
         let json = w.finish();
         self.send_to_record(id, &json, omit)?;
         let record = self.record_room(id);
-        ops::room_to_rooms(&mut self.target, &record, &record, false)
+        dispatch::room_to_rooms(&mut self.target, &record, &record, false)
     }
 
     /// A record was linked to another through an association:
@@ -409,6 +410,6 @@ impl<T: Target> Model<T> {
     ) -> Result<(), Error> {
         let room = self.record_room(id);
         let frame = self.frame_raw(json)?;
-        ops::broadcast(&mut self.target, &room, &frame, omit)
+        dispatch::broadcast(&mut self.target, &room, &frame, omit)
     }
 }

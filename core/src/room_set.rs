@@ -29,9 +29,10 @@ pub(crate) struct SetLimits {
 
 impl SetLimits {
     /// Limits for a shard whose slots are `0..high_water`: dense when the bitset
-    /// (`high_water / 8` bytes) would be smaller than the sorted array (`4 * len`).
-    pub(crate) fn for_slots(high_water: u32) -> SetLimits {
-        let promote = (high_water as usize / 32).max(64);
+    /// (`high_water / 8` bytes) would be smaller than the sorted array (`4 * len`),
+    /// and never below `min` members (the engine's `dense_room_min`).
+    pub(crate) fn for_slots(high_water: u32, min: usize) -> SetLimits {
+        let promote = (high_water as usize / 32).max(min).max(1);
         SetLimits {
             promote,
             demote: promote / 4,
@@ -85,7 +86,6 @@ impl RoomSet {
         self.len() == 0
     }
 
-    #[cfg(test)]
     pub(crate) fn is_dense(&self) -> bool {
         matches!(self, RoomSet::Dense { .. })
     }

@@ -55,8 +55,9 @@ impl<W: Writer + Send + 'static> ShardThread<W> {
                 loop {
                     let stopping = stop2.load(Ordering::Acquire);
                     let n = shard.process_ops();
+                    shard.flush_held();
                     shard.drain(&mut writer);
-                    if stopping && !shard.has_pending_ops() {
+                    if stopping && !shard.has_pending_ops() && !shard.has_held() {
                         return (shard, writer);
                     }
                     if n == 0 && !shard.has_pending_ops() {

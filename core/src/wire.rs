@@ -228,6 +228,54 @@ impl Frame {
     }
 }
 
+/// Serialized as its bytes (a complete WebSocket frame, header included).
+impl serde::Serialize for Frame {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(&self.bytes)
+    }
+}
+
+/// Accepts exactly one complete, unmasked text or binary frame: bytes from another
+/// process are never written to clients unless they are one whole frame.
+impl<'de> serde::Deserialize<'de> for Frame {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Frame, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Vec<u8>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("the bytes of one WebSocket frame")
+            }
+            fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Vec<u8>, E> {
+                Ok(v.to_vec())
+            }
+            fn visit_byte_buf<E: serde::de::Error>(self, v: Vec<u8>) -> Result<Vec<u8>, E> {
+                Ok(v)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Vec<u8>, A::Error> {
+                let mut v = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1 << 16));
+                while let Some(b) = seq.next_element::<u8>()? {
+                    v.push(b);
+                }
+                Ok(v)
+            }
+        }
+        let bytes = d.deserialize_bytes(Visit)?;
+        match parse_frame(&bytes) {
+            Some((OP_TEXT | OP_BINARY, _, used)) if used == bytes.len() && bytes[0] & 0x80 != 0 => {
+                Ok(Frame {
+                    bytes: Bytes::from(bytes),
+                })
+            }
+            _ => Err(serde::de::Error::custom(
+                "not exactly one complete, final, unmasked text or binary frame",
+            )),
+        }
+    }
+}
+
 fn namespace_prefix_len(nsp: &str) -> Result<usize, Error> {
     if nsp == "/" || nsp.is_empty() {
         return Ok(0);

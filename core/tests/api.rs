@@ -3,8 +3,8 @@
 
 use roomcast::wire::split_frames;
 use roomcast::{
-    CloseCause, Engine, EngineConfig, Error, Frame, LeaveAllOptions, MemoryWriter, RecordId, Shard,
-    SocketId,
+    CloseCause, Engine, EngineConfig, Error, Frame, LeaveAllOptions, MemoryWriter, NodeId,
+    RecordId, Shard, SocketId,
 };
 
 fn one_shard() -> (Engine, Shard) {
@@ -80,8 +80,9 @@ fn malformed_and_unknown_ids() {
         assert!(matches!(engine.get(bad), Err(Error::MalformedSocketId(_))));
     }
     // Well-formed but unknown: another shard index, another node, a recycled slot.
-    let other_shard = SocketId::from_parts(0, 9, 0, 0, 77);
-    let other_node = SocketId::from_parts(5, 0, a.slot(), a.generation(), a.token());
+    let other_shard = SocketId::from_parts(NodeId::LOCAL, 9, 0, 0, 77);
+    let other_node =
+        SocketId::from_parts(NodeId::from_raw(5), 0, a.slot(), a.generation(), a.token());
     for unknown in [gone, other_shard, other_node] {
         assert!(!engine.is_connected(unknown));
         assert_eq!(engine.join([a, unknown], "r").unwrap(), vec![unknown]);
@@ -417,4 +418,149 @@ fn deactivated_sockets_leave_everything_but_can_still_be_sent_to() {
     tick(&mut shard, &mut w);
     assert_eq!(split_frames(&w.take(a)), ["3", "42[\"all\",4]"]);
     assert_eq!(shard.rooms_of(a).unwrap(), [a.to_string()]);
+}
+
+#[test]
+fn except_rooms_exclude_their_members_from_broadcasts_and_blasts() {
+    use roomcast::op::{Broadcast, Op, Room};
+    let (engine, mut shard) = one_shard();
+    let mut w = MemoryWriter::default();
+    let ids: Vec<SocketId> = (0..6).map(|_| shard.connect().unwrap()).collect();
+    engine.join(&ids[..4], "all4").unwrap();
+    engine.join([ids[1], ids[2]], "muted").unwrap();
+    engine.join([ids[4], ids[5]], "other").unwrap();
+    // Enough sockets in one room for its dense form too.
+    let many: Vec<SocketId> = (0..200).map(|_| shard.connect().unwrap()).collect();
+    engine.join(&many[..], "big").unwrap();
+    engine.join(&many[..100], "half").unwrap();
+    tick(&mut shard, &mut w);
+    let frame = |n: u32| Frame::event_raw("/", "e", Some(&n.to_string())).unwrap();
+    let broadcast = |rooms: &[&str], except: &[&str], omit, n| {
+        Op::Broadcast(std::sync::Arc::new(Broadcast {
+            rooms: rooms.iter().map(|r| Room::new(r)).collect(),
+            frame: frame(n),
+            omit,
+            except: except.iter().map(|r| Room::new(r)).collect(),
+        }))
+    };
+    // socket.io: io.to("all4").to("other").except("muted").except(<id 5>)
+    let id5 = ids[5].to_string();
+    engine.apply_remote(broadcast(&["all4", "other"], &["muted", &id5], None, 1));
+    // Blast but "all4", omitting socket 4 as well.
+    engine.apply_remote(Op::Blast {
+        frame: frame(2),
+        omit: Some(ids[4]),
+        except: vec![Room::new("all4")],
+    });
+    // A large room minus a large room.
+    engine.apply_remote(broadcast(&["big"], &["half"], None, 3));
+    tick(&mut shard, &mut w);
+    let got = |id: SocketId, w: &mut MemoryWriter| split_frames(&w.take(id));
+    assert_eq!(got(ids[0], &mut w), ["42[\"e\",1]"]);
+    assert!(got(ids[1], &mut w).is_empty(), "muted");
+    assert!(got(ids[2], &mut w).is_empty(), "muted");
+    assert_eq!(got(ids[3], &mut w), ["42[\"e\",1]"]);
+    assert_eq!(
+        got(ids[4], &mut w),
+        ["42[\"e\",1]"],
+        "omitted from the blast"
+    );
+    assert_eq!(
+        got(ids[5], &mut w),
+        ["42[\"e\",2]"],
+        "its id room excluded it from 1"
+    );
+    for (i, id) in many.iter().enumerate() {
+        let want: &[&str] = if i < 100 {
+            &["42[\"e\",2]"]
+        } else {
+            &["42[\"e\",2]", "42[\"e\",3]"]
+        };
+        assert_eq!(got(*id, &mut w), want, "big member {i}");
+    }
+}
+
+#[test]
+fn selected_sockets_join_leave_or_disconnect_and_can_be_listed() {
+    use roomcast::op::{Op, Room, Selected, SelectedAction};
+    use roomcast::{Answer, Query};
+    let (engine, mut shard) = one_shard();
+    let mut w = MemoryWriter::default();
+    let ids: Vec<SocketId> = (0..6).map(|_| shard.connect().unwrap()).collect();
+    engine.join(&ids[..4], "a").unwrap();
+    engine.join([ids[1]], "muted").unwrap();
+    engine.join([ids[4]], "b").unwrap();
+    // More sockets than one word of the bitsets.
+    let many: Vec<SocketId> = (0..130).map(|_| shard.connect().unwrap()).collect();
+    engine.join(&many[..], "big").unwrap();
+    tick(&mut shard, &mut w);
+    let rooms = |names: &[&str]| names.iter().map(|r| Room::new(r)).collect::<Vec<_>>();
+    let selected = |r: &[&str], e: &[&str], action| {
+        Op::Selected(std::sync::Arc::new(Selected {
+            rooms: rooms(r),
+            except: rooms(e),
+            action,
+        }))
+    };
+    // io.in(["a", <id 4>]).except("muted").socketsJoin(["x", "y"])
+    let id4 = ids[4].to_string();
+    engine.apply_remote(selected(
+        &["a", &id4],
+        &["muted"],
+        SelectedAction::Join(rooms(&["x", "y"])),
+    ));
+    tick(&mut shard, &mut w);
+    let expect_x = [ids[0], ids[2], ids[3], ids[4]];
+    assert_eq!(shard.room_members("x"), expect_x);
+    assert_eq!(shard.room_members("y"), expect_x);
+    // io.except("a").socketsLeave("y"): every socket but a's members.
+    engine.apply_remote(selected(&[], &["a"], SelectedAction::Leave(rooms(&["y"]))));
+    tick(&mut shard, &mut w);
+    assert_eq!(shard.room_members("y"), [ids[0], ids[2], ids[3]]);
+    // fetchSockets(): the selection, with rooms; a limit caps the list, not the count.
+    let q = Query::Sockets {
+        rooms: rooms(&["x"]),
+        except: rooms(&[&ids[0].to_string()]),
+        limit: 2,
+    };
+    let Answer::Sockets { count, sockets } = shard.answer(&q) else {
+        panic!()
+    };
+    assert_eq!(count, 3);
+    assert_eq!(sockets.len(), 2);
+    assert_eq!(sockets[0].id, ids[2]);
+    assert_eq!(
+        sockets[0].rooms,
+        [ids[2].to_string(), "a".into(), "x".into(), "y".into()]
+    );
+    let all = Query::Sockets {
+        rooms: Vec::new(),
+        except: Vec::new(),
+        limit: 1000,
+    };
+    let Answer::Sockets { count, .. } = shard.answer(&all) else {
+        panic!()
+    };
+    assert_eq!(count, 136);
+    // allRooms(): names, sorted, socket-id rooms left out.
+    assert_eq!(
+        shard.answer(&Query::Rooms { limit: 3 }),
+        Answer::Rooms {
+            rooms: vec!["a".into(), "b".into(), "big".into()]
+        }
+    );
+    // io.in("big").disconnectSockets(): the whole room, past the first word.
+    engine.apply_remote(selected(&["big"], &[], SelectedAction::Disconnect));
+    tick(&mut shard, &mut w);
+    let closed = shard.take_closed();
+    assert_eq!(closed.len(), 130);
+    assert!(closed
+        .iter()
+        .all(|(id, c)| many.contains(id) && *c == CloseCause::Disconnected));
+    assert_eq!(shard.socket_count(), 6);
+    assert!(shard.room_members("big").is_empty());
+    // Bad room names are refused like any op's.
+    assert!(selected(&[""], &[], SelectedAction::Disconnect)
+        .validate(64)
+        .is_err());
 }

@@ -3,7 +3,7 @@
 //! `roomcast::model_check`, shared with the `engine_ops` fuzz target).
 
 use proptest::prelude::*;
-use roomcast::model_check::{run, Op, RoomPick};
+use roomcast::model_check::{run, Op, RoomPick, Via};
 use roomcast::{Engine, EngineConfig, LeaveAllOptions};
 
 fn room() -> impl Strategy<Value = RoomPick> {
@@ -39,9 +39,48 @@ proptest! {
         shards in 1usize..4,
         ops in proptest::collection::vec((op(), proptest::option::of(any::<u8>())), 1..80),
         budget in proptest::collection::vec(prop_oneof![3 => Just(usize::MAX), 1 => 1usize..40], 1..6),
+        // Low thresholds turn rooms of a few sockets into bitsets (and back).
+        dense_room_min in prop_oneof![1 => Just(64usize), 3 => 1usize..5],
     ) {
-        run(shards, &ops, budget);
+        run(shards, &ops, budget, dense_room_min);
     }
+}
+
+/// The random sequences above reach bitset rooms; this fixed one shows it: ten
+/// sockets on two shards join a room one by one (each shard's set turns dense
+/// past two members), move to another room and back, and leave.
+#[test]
+fn dense_room_sets_are_reached_and_left() {
+    let mut ops: Vec<(Op, Via)> = Vec::new();
+    for i in 0..10u8 {
+        ops.push((Op::Connect(i), None));
+    }
+    for i in 0..10u8 {
+        ops.push((Op::Join(vec![i], RoomPick::Named(0)), Some(i)));
+        ops.push((
+            Op::Broadcast(vec![RoomPick::Named(0), RoomPick::Named(1)], None),
+            None,
+        ));
+    }
+    ops.push((
+        Op::AddMembers(RoomPick::Named(0), vec![RoomPick::Named(1)]),
+        None,
+    ));
+    ops.push((
+        Op::Broadcast(vec![RoomPick::Named(0), RoomPick::Named(1)], Some(3)),
+        None,
+    ));
+    ops.push((
+        Op::RemoveMembers(RoomPick::Named(1), vec![RoomPick::Named(0)]),
+        None,
+    ));
+    ops.push((Op::Tick, None));
+    for i in 0..10u8 {
+        ops.push((Op::Leave(vec![i], RoomPick::Named(1)), None));
+    }
+    let stats = run(2, &ops, vec![usize::MAX, 7], 2);
+    assert!(stats.max_dense_rooms >= 2, "{stats:?}");
+    assert!(stats.steps_with_dense_rooms >= 10, "{stats:?}");
 }
 
 #[test]

@@ -1,12 +1,14 @@
 // The demo page at / in headless Chromium (Debian's `chromium`, driven by
-// playwright-core): two pages in one room chat, a third in another room hears
-// nothing; a screenshot goes to e2e/artifacts/demo.png.
+// playwright-core): the page loads the socket.io client roomcast serves and
+// connects with its default options, so each tab opens on HTTP long-polling and
+// upgrades to WebSocket; two pages in one room chat, a third in another room
+// hears nothing; a screenshot goes to e2e/artifacts/demo.png.
 'use strict';
 const test = require('node:test');
 const assert = require('node:assert');
 const fs = require('node:fs');
 const path = require('node:path');
-const { startServer } = require('./server');
+const { startServer, shout } = require('./server');
 
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const ARTIFACTS = path.join(__dirname, '..', 'artifacts');
@@ -14,6 +16,7 @@ const ARTIFACTS = path.join(__dirname, '..', 'artifacts');
 test('demo page: chat between two tabs of one room, not a third room', { timeout: 60000 }, async (t) => {
   if (!fs.existsSync(CHROMIUM)) {
     if (process.env.CI) assert.fail(`${CHROMIUM} missing (.ci/run installs it)`);
+    shout(`SKIPPING the demo page browser test: ${CHROMIUM} not installed (apt-get install -y chromium)`);
     t.skip(`${CHROMIUM} not installed (apt-get install -y chromium)`);
     return;
   }
@@ -26,11 +29,28 @@ test('demo page: chat between two tabs of one room, not a third room', { timeout
   });
   try {
     const context = await browser.newContext({ viewport: { width: 980, height: 640 } });
+    const requests = new Map(); // page name -> socket.io URLs it requested
     const open = async (name, room) => {
       const page = await context.newPage();
       page.on('pageerror', (e) => { throw e; });
+      const urls = [];
+      requests.set(name, urls);
+      page.on('request', (r) => { if (r.url().includes('/socket.io/')) urls.push(r.url()); });
+      page.on('websocket', (ws) => urls.push(ws.url()));
       await page.goto(server.url + '/');
       await page.waitForSelector('#status.on', { timeout: 10000 });
+      // Default options: the client opened on polling and upgrades to websocket.
+      await page.waitForFunction(() => window.demoTransport.upgradedTo === 'websocket', null, { timeout: 10000 });
+      const transport = await page.evaluate(() => ({
+        ...window.demoTransport, now: window.demoSocket.io.engine.transport.name,
+      }));
+      assert.deepEqual(transport, { first: 'polling', upgradedTo: 'websocket', now: 'websocket' }, name);
+      await page.waitForSelector('#status.on:has-text("(websocket)")', { timeout: 5000 });
+      // The tab says which node and worker it landed on (GET /sockets/id).
+      await page.waitForSelector('#status.on:has-text("worker")', { timeout: 5000 });
+      assert.ok(urls.some((u) => u.endsWith('/socket.io/socket.io.js')), `${name} loaded the client: ${urls}`);
+      assert.ok(urls.some((u) => /[?&]EIO=4&transport=polling/.test(u)), `${name} polled: ${urls}`);
+      assert.ok(urls.some((u) => /^ws:.*[?&]EIO=4&transport=websocket&sid=/.test(u)), `${name} upgraded: ${urls}`);
       await page.fill('#name', name);
       await page.fill('#room', room);
       await page.click('#joinBtn');

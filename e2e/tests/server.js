@@ -7,14 +7,20 @@ const fs = require('node:fs');
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
+// ROOMCAST_BIN (scripts/test.sh sets it to the binary it just built), else the
+// most recently built of target/{release,debug}/roomcast: an older build left
+// behind must never be what gets tested.
 function binary() {
   if (process.env.ROOMCAST_BIN) return process.env.ROOMCAST_BIN;
   const targetDir = process.env.CARGO_TARGET_DIR || path.join(ROOT, 'target');
-  for (const profile of ['release', 'debug']) {
-    const p = path.join(targetDir, profile, 'roomcast');
-    if (fs.existsSync(p)) return p;
+  const built = ['release', 'debug']
+    .map((profile) => path.join(targetDir, profile, 'roomcast'))
+    .filter((p) => fs.existsSync(p))
+    .sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs);
+  if (built.length === 0) {
+    throw new Error('roomcast binary not found: build it (cargo build -p roomcast-server) or set ROOMCAST_BIN');
   }
-  throw new Error('roomcast binary not found: build it (cargo build -p roomcast-server) or set ROOMCAST_BIN');
+  return built[0];
 }
 
 function freePort() {
@@ -36,13 +42,32 @@ function canConnect(port) {
   });
 }
 
-/** Starts a server; resolves to { url, port, stop(), log() }. */
+// Children still running when this test process exits (a failed before hook, an
+// uncaught error) are SIGKILLed by their own pid, so no test leaves a process behind.
+const live = new Set();
+process.on('exit', () => {
+  for (const child of live) {
+    try { process.kill(child.pid, 'SIGKILL'); } catch (_) { /* already gone */ }
+  }
+});
+
+/** Spawns `cmd`, tracked until it exits (see `live`). */
+function spawnTracked(cmd, args, options) {
+  const child = spawn(cmd, args, options);
+  live.add(child);
+  child.on('exit', () => live.delete(child));
+  return child;
+}
+
+/** Starts a server; resolves to { url, port, pid, stop(), log() }. */
 async function startServer(extraArgs = []) {
   const port = await freePort();
   // `--policy open` unless the caller names a policy (the demo test runs the default).
   const policy = extraArgs.includes('--policy') ? [] : ['--policy', 'open'];
-  const args = ['--port', String(port), ...policy, '--workers', '2', ...extraArgs];
-  const child = spawn(binary(), args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'warn' } });
+  // Two workers unless the caller names a number.
+  const workers = extraArgs.includes('--workers') ? [] : ['--workers', '2'];
+  const args = ['--port', String(port), ...policy, ...workers, ...extraArgs];
+  const child = spawnTracked(binary(), args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'warn' } });
   let output = '';
   child.stdout.on('data', (d) => { output += d; });
   child.stderr.on('data', (d) => { output += d; });
@@ -54,6 +79,7 @@ async function startServer(extraArgs = []) {
   }
   return {
     port,
+    pid: child.pid,
     url: `http://127.0.0.1:${port}`,
     log: () => output,
     stop: () => new Promise((resolve) => {
@@ -82,4 +108,19 @@ function collect(emitter, event) {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-module.exports = { startServer, once, collect, sleep };
+/** Resolves once `cond()` is true (checked every 5 ms); rejects after `ms` naming `what`. */
+async function until(cond, ms, what) {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
+    await sleep(5);
+  }
+}
+
+/** A banner on stderr that a skipped test cannot hide in a passing summary. */
+function shout(message) {
+  const bar = '!'.repeat(78);
+  process.stderr.write(`\n${bar}\n!! ${message}\n${bar}\n\n`);
+}
+
+module.exports = { startServer, spawnTracked, freePort, canConnect, once, collect, sleep, until, shout };

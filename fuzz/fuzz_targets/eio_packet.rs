@@ -8,8 +8,8 @@
 
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
-use roomcast_server::eio::{self, EioVersion};
-use roomcast_server::session::{Session, SessionConfig, SessionEvent};
+use roomcast_server::protocol::eio::{self, EioVersion};
+use roomcast_server::protocol::sio::{Session, SessionConfig, SessionEvent};
 
 fuzz_target!(|data: &[u8]| {
     let (flags, data) = match data.split_first() {

@@ -11,6 +11,8 @@ use roomcast::model_check::{run, Op, Via};
 struct Input {
     shards: u8,
     budget: Vec<u8>,
+    /// Bitset threshold: small values reach dense room sets with few sockets.
+    dense: u8,
     ops: Vec<(Op, Via)>,
 }
 
@@ -22,5 +24,9 @@ fuzz_target!(|input: Input| {
         .take(8)
         .map(|&b| if b == 0 { usize::MAX } else { usize::from(b) })
         .collect();
-    run(usize::from(input.shards % 3) + 1, ops, budget);
+    let dense_room_min = match input.dense % 8 {
+        0 => 64,
+        d => usize::from(d),
+    };
+    run(usize::from(input.shards % 3) + 1, ops, budget, dense_room_min);
 });

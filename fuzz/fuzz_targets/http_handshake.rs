@@ -6,7 +6,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use roomcast_server::handshake::{parse_request, Classified, HandshakeConfig};
+use roomcast_server::protocol::http::{parse_request, Classified, HandshakeConfig};
 
 fuzz_target!(|data: &[u8]| {
     let (flags, data) = match data.split_first() {
@@ -22,6 +22,11 @@ fuzz_target!(|data: &[u8]| {
         },
         max_head_bytes: if flags & 4 == 0 { 16 * 1024 } else { 256 },
         max_headers: if flags & 8 == 0 { 64 } else { 4 },
+        // Either transport off, or both on (polling requests are classified too).
+        transports: roomcast_server::protocol::http::Transports {
+            websocket: flags & 16 == 0,
+            polling: flags & 32 == 0 || flags & 16 != 0,
+        },
     };
     match cfg.process(data) {
         Ok(Some(c)) => {
@@ -39,6 +44,13 @@ fuzz_target!(|data: &[u8]| {
                     let _ = r.keep_alive();
                     r.head_len
                 }
+                Classified::Polling(p) => {
+                    // A handshake is a GET; a POST names its session.
+                    assert!(p.sid.is_some() || !p.post);
+                    let _ = p.request.content_length();
+                    p.request.head_len
+                }
+                Classified::Preflight(r) => r.head_len,
                 Classified::Rejected(e) => {
                     let _ = e.response();
                     return;

@@ -9,9 +9,9 @@
 use arbitrary::Arbitrary;
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
-use roomcast_server::eio::{self, EioVersion, WsMessage};
-use roomcast_server::session::{Session, SessionConfig, SessionEvent};
-use roomcast_server::sio::{self, Decoder};
+use roomcast_server::protocol::eio::{self, EioVersion, WsMessage};
+use roomcast_server::protocol::sio::{Session, SessionConfig, SessionEvent};
+use roomcast_server::protocol::sio::{self, Decoder};
 
 #[derive(Arbitrary, Debug)]
 enum Op {

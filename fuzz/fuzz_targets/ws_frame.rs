@@ -1,4 +1,4 @@
-//! Arbitrary client bytes into the WebSocket codec (`roomcast_server::ws`).
+//! Arbitrary client bytes into the WebSocket codec (`roomcast_server::protocol::ws`).
 //!
 //! Input: one byte choosing the cut point, one choosing the maximum message size,
 //! then the stream. Checks: no panic; feeding the stream whole, cut in two at the
@@ -11,7 +11,7 @@
 use bytes::BytesMut;
 use libfuzzer_sys::fuzz_target;
 use roomcast::wire::parse_frame;
-use roomcast_server::ws::{FrameHeader, WsConfig, WsEvent, WsSession};
+use roomcast_server::protocol::ws::{FrameHeader, WsConfig, WsEvent, WsSession};
 
 /// Feeds `pieces` in order; returns the events and everything queued to send.
 fn run(max: usize, pieces: &[&[u8]]) -> (Vec<WsEvent>, Vec<u8>) {

@@ -1,4 +1,4 @@
-//! A plain WebSocket echo server on the `roomcast_server::ws` codec, for the
+//! A plain WebSocket echo server on the `roomcast_server::protocol::ws` codec, for the
 //! Autobahn|Testsuite fuzzingclient (`scripts/autobahn.sh`).
 //!
 //! ```text
@@ -25,7 +25,7 @@ use bytes::{Buf, BytesMut};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 use roomcast::wire::{put_frame_header, OP_BINARY, OP_TEXT};
-use roomcast_server::ws::{self, WsConfig, WsEvent, WsSession};
+use roomcast_server::protocol::ws::{self, WsConfig, WsEvent, WsSession};
 
 /// The listener's token; connections get 1, 2, ...
 const LISTENER: Token = Token(0);

@@ -2,14 +2,14 @@
 //! namespaces, connection checks and event handlers.
 //!
 //! [`ServerBuilder`] starts from a [`ServerConfig`] and the built-in routes
-//! (ROUTES.md); [`ServerBuilder::build`] binds the listening socket and returns a
+//! (`docs/ROUTES.md`); [`ServerBuilder::build`] binds the listening socket and returns a
 //! [`Server`], whose [`Server::run`] blocks until a [`ShutdownHandle`] (or, in the
 //! binary, SIGINT/SIGTERM) stops it.
 //!
 //! * [`ServerBuilder::route`]: an action for a virtual request (`io.socket.post('/chat/say', …)`);
 //!   it replaces a built-in route with the same method and pattern. Actions run on
 //!   the worker thread that owns the requesting socket, with that worker's
-//!   [`Shard`] in the [`Context`]: what they broadcast reaches the
+//!   [`Shard`](roomcast::Shard) in the [`Context`]: what they broadcast reaches the
 //!   requester before the request's ack.
 //! * [`ServerBuilder::namespace`]: accept CONNECTs to another namespace. A CONNECT
 //!   to a namespace nobody registered gets CONNECT_ERROR `"Invalid namespace"`.
@@ -57,180 +57,13 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use bytes::Bytes;
-use roomcast::{Engine, Shard, SocketId};
+use roomcast::Engine;
 
 use crate::config::ServerConfig;
 use crate::runtime;
-use crate::session::{Session, SessionError};
 
-pub use crate::router::{Context, Method, Policy, Request, Response, Router};
-
-/// What an [`ServerBuilder::on_connect`] hook returns to refuse: the CONNECT_ERROR
-/// message and optional raw JSON data (v5: `{"message":…,"data":…}`).
-pub type Refusal = (String, Option<String>);
-
-/// A custom event handler: gets the event, returns the ack's arguments (a raw
-/// JSON array such as `["ok"]`), used only if the client asked for an ack (`None`
-/// then acks with `[]`).
-pub type EventHandler = Arc<dyn Fn(&mut EventContext<'_>) -> Option<String> + Send + Sync>;
-
-/// A CONNECT hook: accept with `Ok(())` or refuse with a [`Refusal`].
-pub type ConnectHook = Arc<dyn Fn(&mut ConnectContext<'_>) -> Result<(), Refusal> + Send + Sync>;
-
-/// What an [`EventHandler`] sees: the event, the socket, the worker's shard, and a
-/// way to emit to the socket.
-pub struct EventContext<'a> {
-    pub(crate) shard: &'a mut Shard,
-    pub(crate) session: &'a mut Session,
-    pub(crate) socket: SocketId,
-    pub(crate) nsp: &'a str,
-    pub(crate) name: &'a str,
-    pub(crate) args: &'a str,
-    pub(crate) attachments: &'a [Bytes],
-    pub(crate) ack_attachments: Vec<Bytes>,
-}
-
-impl fmt::Debug for EventContext<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("EventContext")
-            .field("socket", &self.socket)
-            .field("nsp", &self.nsp)
-            .field("name", &self.name)
-            .field("args", &self.args)
-            .finish_non_exhaustive()
-    }
-}
-
-impl EventContext<'_> {
-    /// The core socket id of the connection (its `/` socket id).
-    #[must_use]
-    pub fn socket(&self) -> SocketId {
-        self.socket
-    }
-
-    /// The namespace the event arrived on.
-    #[must_use]
-    pub fn namespace(&self) -> &str {
-        self.nsp
-    }
-
-    /// The event name.
-    #[must_use]
-    pub fn event(&self) -> &str {
-        self.name
-    }
-
-    /// The arguments after the event name, as the raw JSON array the client sent
-    /// (byte for byte: key order and number formatting kept).
-    #[must_use]
-    pub fn args(&self) -> &str {
-        self.args
-    }
-
-    /// Binary attachments of a binary event (placeholders in [`args`](Self::args)).
-    #[must_use]
-    pub fn attachments(&self) -> &[Bytes] {
-        self.attachments
-    }
-
-    /// The engine (cross-thread operations on any socket or room).
-    #[must_use]
-    pub fn engine(&self) -> &Engine {
-        self.shard.engine()
-    }
-
-    /// This worker's shard: operations here apply to its own sockets at once
-    /// (a broadcast reaches this socket before the handler's ack).
-    pub fn shard(&mut self) -> &mut Shard {
-        self.shard
-    }
-
-    /// Emits `name` with `args` (a raw JSON array) to this socket on this namespace.
-    /// It is written after anything the handler broadcast and before its ack.
-    ///
-    /// # Errors
-    ///
-    /// [`SessionError`] if the name is reserved, `args` is not a JSON array, or the
-    /// session is closed.
-    pub fn emit(&mut self, name: &str, args: &str) -> Result<(), SessionError> {
-        self.emit_binary(name, args, &[])
-    }
-
-    /// As [`emit`](Self::emit), with binary attachments referenced from `args` by
-    /// `{"_placeholder":true,"num":i}` (a BINARY_EVENT).
-    ///
-    /// # Errors
-    ///
-    /// As [`emit`](Self::emit).
-    pub fn emit_binary(
-        &mut self,
-        name: &str,
-        args: &str,
-        attachments: &[Bytes],
-    ) -> Result<(), SessionError> {
-        let nsp = self.nsp;
-        self.session.emit(nsp, name, args, None, attachments)
-    }
-
-    /// Binary attachments for the ack the handler returns (a BINARY_ACK), referenced
-    /// from the returned arguments by placeholders.
-    pub fn set_ack_attachments(&mut self, attachments: Vec<Bytes>) {
-        self.ack_attachments = attachments;
-    }
-}
-
-/// What a [`ConnectHook`] sees: the namespace, the CONNECT's auth JSON and the
-/// socket; emits queued here are sent right after the CONNECT is accepted.
-pub struct ConnectContext<'a> {
-    pub(crate) shard: &'a mut Shard,
-    pub(crate) socket: SocketId,
-    pub(crate) nsp: &'a str,
-    pub(crate) auth: &'a str,
-    pub(crate) emits: Vec<(String, String)>,
-}
-
-impl fmt::Debug for ConnectContext<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ConnectContext")
-            .field("socket", &self.socket)
-            .field("nsp", &self.nsp)
-            .field("auth", &self.auth)
-            .finish_non_exhaustive()
-    }
-}
-
-impl ConnectContext<'_> {
-    /// The core socket id of the connection.
-    #[must_use]
-    pub fn socket(&self) -> SocketId {
-        self.socket
-    }
-
-    /// The namespace requested.
-    #[must_use]
-    pub fn namespace(&self) -> &str {
-        self.nsp
-    }
-
-    /// The auth payload as raw JSON (`{}` when the client sent none; for v2
-    /// clients, the namespace query as an object).
-    #[must_use]
-    pub fn auth(&self) -> &str {
-        self.auth
-    }
-
-    /// This worker's shard.
-    pub fn shard(&mut self) -> &mut Shard {
-        self.shard
-    }
-
-    /// Queues `name` with `args` (a raw JSON array) to be emitted to the socket
-    /// once the CONNECT is accepted (dropped if the hook refuses).
-    pub fn emit(&mut self, name: &str, args: &str) {
-        self.emits.push((name.to_owned(), args.to_owned()));
-    }
-}
+pub use crate::handler::{ConnectContext, ConnectHook, EventContext, EventHandler, Refusal};
+pub use crate::router::{Context, Method, Policy, Request, Response, Router, Rules};
 
 /// Builds a [`Server`]; see the [module docs](self).
 pub struct ServerBuilder {
@@ -239,6 +72,7 @@ pub struct ServerBuilder {
     namespaces: HashSet<String>,
     connect_hooks: HashMap<String, ConnectHook>,
     event_handlers: HashMap<(String, String), EventHandler>,
+    #[cfg(feature = "engine-echo")]
     engine_echo: Option<String>,
 }
 
@@ -255,13 +89,18 @@ impl ServerBuilder {
     /// A builder with the built-in routes under `config.policy`, and namespace `/`.
     #[must_use]
     pub fn new(config: ServerConfig) -> ServerBuilder {
-        let router = Router::with_builtin_routes(config.policy.clone());
+        let router = Router::builtin(Rules {
+            policy: config.policy.clone(),
+            max_rooms_per_op: config.max_rooms_per_op,
+            node_name: config.node_name.clone(),
+        });
         ServerBuilder {
             config,
             router,
             namespaces: HashSet::from(["/".to_owned()]),
             connect_hooks: HashMap::new(),
             event_handlers: HashMap::new(),
+            #[cfg(feature = "engine-echo")]
             engine_echo: None,
         }
     }
@@ -314,7 +153,9 @@ impl ServerBuilder {
 
     /// Also serves a bare Engine.IO echo (no Socket.IO) on `path` (e.g.
     /// `"/engine.io/"`): every message a client sends is sent back. For the
-    /// Engine.IO conformance suite.
+    /// Engine.IO conformance suite; only with the `engine-echo` feature (test
+    /// support, not in the production build).
+    #[cfg(feature = "engine-echo")]
     #[must_use]
     pub fn engine_echo(mut self, path: &str) -> ServerBuilder {
         self.engine_echo = Some(path.to_owned());
@@ -341,15 +182,34 @@ impl ServerBuilder {
                 "admin HTTP API is off: set ROOMCAST_ADMIN_TOKEN or admin_token to enable it"
             );
         }
-        let app = runtime::App {
-            router: self.router,
-            admin: Router::admin_routes(),
-            namespaces: self.namespaces,
-            connect_hooks: self.connect_hooks,
-            event_handlers: self.event_handlers,
-            engine_echo: self.engine_echo,
-            config: self.config,
-        };
+        let access = self
+            .config
+            .access()
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
+        log_access(&self.config, &access);
+        let mut app = runtime::AppState::new(
+            self.config,
+            self.router,
+            self.namespaces,
+            self.connect_hooks,
+            self.event_handlers,
+        );
+        app.set_access(access)?;
+
+        #[cfg(feature = "engine-echo")]
+        {
+            app.echo_handshake =
+                self.engine_echo
+                    .map(|path| crate::protocol::http::HandshakeConfig {
+                        path,
+                        // The echo speaks WebSocket only.
+                        transports: crate::protocol::http::Transports {
+                            websocket: true,
+                            polling: false,
+                        },
+                        ..crate::protocol::http::HandshakeConfig::default()
+                    });
+        }
         Ok(Server {
             inner: runtime::Runtime::new(app)?,
         })
@@ -392,7 +252,7 @@ impl Server {
     }
 
     /// Serves until shut down: stops accepting, closes every WebSocket with 1001,
-    /// waits up to `shutdown_grace_ms` for them to go, and returns.
+    /// waits up to `shutdown_timeout_ms` for them to go, and returns.
     ///
     /// # Errors
     ///
@@ -432,6 +292,8 @@ pub struct ServerStats {
     pub rejected: u64,
     /// Connections closed as slow consumers (outbound limit passed).
     pub slow_consumers: u64,
+    /// Requests handed to the worker that owns their long-polling session.
+    pub handovers: u64,
 }
 
 /// Reads a [`Server`]'s counters; cloneable and `Send`.
@@ -450,6 +312,29 @@ impl StatsHandle {
             upgraded: self.inner.upgraded.load(Relaxed),
             rejected: self.inner.rejected.load(Relaxed),
             slow_consumers: self.inner.slow_consumers.load(Relaxed),
+            handovers: self.inner.handovers.load(Relaxed),
         }
+    }
+}
+
+/// Says at start what guards the door, and warns when nothing does on a
+/// public address.
+fn log_access(config: &ServerConfig, access: &crate::access::Access) {
+    match &access.tokens {
+        Some(t) => tracing::info!("clients must present a JWT ({:?})", t.algorithm()),
+        None => tracing::info!("no client tokens required (set --jwt-secret or --jwt-public-key)"),
+    }
+    if let Some(n) = access.ops_per_sec {
+        tracing::info!(
+            "socket routes limited to {n} calls/s per client (bursts of {})",
+            2 * u64::from(n)
+        );
+    }
+    if access.origins.is_none() && !config.addr.ip().is_loopback() {
+        tracing::warn!(
+            "listening on {} with no --allowed-origins: pages of any web site may connect \
+             their visitors' browsers to this server",
+            config.addr
+        );
     }
 }

@@ -1,4 +1,4 @@
-//! The admin HTTP API (ROUTES.md, "Admin HTTP API") against a real server on
+//! The admin HTTP API (`docs/ROUTES.md`, "Admin HTTP API") against a real server on
 //! 127.0.0.1:0: every endpoint authorized, unauthorized, with a wrong token, with a
 //! malformed body and unknown ids, checking what the sockets actually receive;
 //! keep-alive, the body limit, slow clients; `/metrics` after a known workload.
@@ -240,8 +240,12 @@ fn unknown_ids_and_malformed_bodies() {
         (st, body["error"].clone()),
         (404, json!("E_UNKNOWN_SOCKET"))
     );
-    let (st, _) = admin(s.addr, "GET", "/api/sockets/not-an-id", Some(TOKEN), "");
-    assert_eq!(st, 400);
+    // Any id that is not a live socket is unknown, a malformed one too.
+    let (st, body) = admin(s.addr, "GET", "/api/sockets/not-an-id", Some(TOKEN), "");
+    assert_eq!(
+        (st, body["error"].clone(), body["unknown"].clone()),
+        (404, json!("E_UNKNOWN_SOCKET"), json!(["not-an-id"]))
+    );
 
     // Malformed bodies: 400 E_BAD_REQUEST, nothing sent.
     for (path, body) in [
@@ -274,7 +278,7 @@ fn unknown_ids_and_malformed_bodies() {
     let (st, _) = admin(s.addr, "POST", "/api/rooms/x", Some(TOKEN), "{}");
     assert_eq!(st, 404);
     let (st, _) = admin(s.addr, "GET", "/api/sockets/join", Some(TOKEN), "");
-    assert_eq!(st, 400); // not a socket id
+    assert_eq!(st, 404); // not a socket id: an unknown socket
     quiet(&mut a, 100);
 }
 

@@ -2,8 +2,8 @@
 //! the exact bytes of refusals and of the 101, and arbitrary input never panicking.
 
 use proptest::prelude::*;
-use roomcast_server::eio::EioVersion;
-use roomcast_server::handshake::{
+use roomcast_server::protocol::eio::EioVersion;
+use roomcast_server::protocol::http::{
     http_response, parse_request, Classified, EngineErrorCode, HandshakeConfig, HandshakeError,
 };
 
@@ -80,8 +80,14 @@ fn custom_path() {
 }
 
 #[test]
-fn polling_request_gets_transport_unknown() {
-    let cfg = HandshakeConfig::default();
+fn polling_request_gets_transport_unknown_when_polling_is_off() {
+    let cfg = HandshakeConfig {
+        transports: roomcast_server::protocol::http::Transports {
+            websocket: true,
+            polling: false,
+        },
+        ..HandshakeConfig::default()
+    };
     let req = b"GET /socket.io/?EIO=4&transport=polling&t=abc HTTP/1.1\r\nHost: x\r\n\r\n";
     let Some(Classified::Rejected(e)) = cfg.process(req).unwrap() else {
         panic!()
@@ -138,13 +144,12 @@ fn all_engine_error_bodies() {
 #[test]
 fn sid_and_methods() {
     let cfg = HandshakeConfig::default();
+    // A sid on an upgrade is a polling session's: the runtime checks it.
     let with_sid = UPGRADE_V4.replace("transport=websocket", "transport=websocket&sid=abc");
-    assert_eq!(
+    assert!(matches!(
         cfg.process(with_sid.as_bytes()).unwrap(),
-        Some(Classified::Rejected(HandshakeError::Engine(
-            EngineErrorCode::SessionIdUnknown
-        )))
-    );
+        Some(Classified::SocketIo(up)) if up.sid.as_deref() == Some("abc")
+    ));
     for m in ["POST", "PUT", "DELETE"] {
         let r = format!(
             "{m} /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nContent-Length: 0\r\n\r\n"

@@ -1,13 +1,13 @@
 //! Whole Engine.IO/Socket.IO sessions driven with raw strings and a virtual clock:
-//! the captured sessions of PROTOCOL-NOTES §2.9, heartbeat timing at the exact
+//! the captured sessions of `docs/PROTOCOL-NOTES.md` §2.9, heartbeat timing at the exact
 //! boundaries, and every rejection of §6 items 18–19 and §2.4.
 
 use bytes::Bytes;
-use roomcast_server::eio::{EioError, EioVersion, WsMessage};
-use roomcast_server::session::{
+use roomcast_server::protocol::eio::{EioError, EioVersion, WsMessage};
+use roomcast_server::protocol::sio::{
     CloseReason, Session, SessionConfig, SessionError, SessionEvent, Violation,
 };
-use roomcast_server::sio::{EventName, RawJson, SioError};
+use roomcast_server::protocol::sio::{EventName, RawJson, SioError};
 
 /// One side of the wire as a test sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,8 +3,8 @@
 
 use bytes::Bytes;
 use proptest::prelude::*;
-use roomcast_server::eio::{self, EioVersion, WsMessage};
-use roomcast_server::sio::{
+use roomcast_server::protocol::eio::{self, EioVersion, WsMessage};
+use roomcast_server::protocol::sio::{
     decode_packet, encode_ack, encode_binary_ack, encode_binary_event, encode_event, Decoder,
     EventName, PacketData, RawArgs, DEFAULT_MAX_ATTACHMENTS,
 };

@@ -68,7 +68,7 @@ fn bad_handshakes_are_refused_and_the_server_goes_on() {
     let server = TestServer::with_config(config());
     let a = server.addr;
 
-    let r = get(a, "/socket.io/?EIO=4&transport=polling", "");
+    let r = get(a, "/socket.io/?EIO=4&transport=flashsocket", "");
     assert!(r.starts_with("HTTP/1.1 400"), "{r}");
     assert_eq!(body(&r), r#"{"code":0,"message":"Transport unknown"}"#);
 

@@ -13,10 +13,10 @@ fn get_socket_id_is_own_id() {
     let (mut ws, sid) = connect_v4(server.addr);
     let got = request(&mut ws, 1, "get", "/sockets/id", Value::Null);
     assert_eq!(got.len(), 1);
-    assert_eq!(
-        got[0],
-        format!(r#"431[{{"body":{{"id":"{sid}"}},"headers":{{}},"statusCode":200}}]"#)
-    );
+    let body = ack_body(&got[0], 1);
+    assert_eq!(body["statusCode"], 200);
+    assert_eq!(body["body"]["id"], sid.as_str());
+    assert_eq!(body["body"]["worker"], 0);
 }
 
 #[test]
@@ -151,4 +151,24 @@ fn app_routes_events_and_connect_hooks() {
     send(&mut ws, r#"40/admin,{"token":"secret"}"#);
     assert!(text_no_ping(&mut ws).starts_with(r#"40/admin,{"sid":"#));
     assert_eq!(text_no_ping(&mut ws), r#"42/admin,["welcome","admin"]"#);
+}
+
+#[test]
+fn get_id_names_the_node_and_worker_of_the_socket() {
+    let mut c = config();
+    c.workers = 2;
+    let c = c.with_node_name("eu-7").unwrap();
+    let server = TestServer::with_config(c);
+    let mut workers = std::collections::BTreeSet::new();
+    for _ in 0..4 {
+        let (mut ws, sid) = connect_v4(server.addr);
+        let got = request(&mut ws, 1, "get", "/sockets/id", serde_json::Value::Null);
+        let body = ack_body(got.last().unwrap(), 1);
+        assert_eq!(body["statusCode"], 200);
+        assert_eq!(body["body"]["id"], sid);
+        assert_eq!(body["body"]["node"], "eu-7");
+        workers.insert(body["body"]["worker"].as_u64().unwrap());
+    }
+    // Connections are dealt round-robin: both workers answered.
+    assert_eq!(workers, [0, 1].into_iter().collect());
 }

@@ -6,7 +6,7 @@ use bytes::BytesMut;
 use roomcast::wire::{
     encode_frame, OP_BINARY, OP_CLOSE, OP_CONTINUATION, OP_PING, OP_PONG, OP_TEXT,
 };
-use roomcast_server::ws::{
+use roomcast_server::protocol::ws::{
     accept_key, encode_close, CloseInitiator, CloseState, FrameHeader, Inbound, MessageDecoder,
     WsConfig, WsError, WsEvent, WsSession,
 };

@@ -13,7 +13,7 @@ use std::io::{self, Read, Write};
 
 use bytes::{Bytes, BytesMut};
 use proptest::prelude::*;
-use roomcast_server::ws::{CloseInitiator, WsConfig, WsEvent, WsSession};
+use roomcast_server::protocol::ws::{CloseInitiator, WsConfig, WsEvent, WsSession};
 use tungstenite::protocol::frame::coding::OpCode;
 use tungstenite::protocol::frame::{Frame, FrameHeader};
 use tungstenite::protocol::{Role, WebSocketConfig};

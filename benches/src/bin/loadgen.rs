@@ -11,6 +11,22 @@
 //!   time, so a stalled server shows up as latency (no coordinated omission);
 //! * `--saturate`: a window of `--window` in-flight requests per publisher.
 //!
+//! **Cluster runs** (`--publisher-url`): the publishers connect to another
+//! server than the receivers (`--url`), e.g. node 1 and node 2 of a cluster,
+//! so every delivery crosses the cluster bus. With `--saturate` a window slot
+//! is then freed only once the request was acked **and every receiver of that
+//! message received it** (or saw a later message of the same publisher and
+//! room, which counts the skipped one as lost): a node acks a broadcast as soon
+//! as it handed it to the bus, so a window freed by the ack alone would let
+//! the bus backlog grow without bound. Without `--publisher-url` the slot is
+//! freed by the ack, as before (single-node figures stay comparable); giving
+//! `--publisher-url` equal to `--url` runs a single node with the cluster's
+//! window rule (the reference for "cluster as a % of one node").
+//! `--redis-stats HOST:PORT` reads Redis' `INFO commandstats` / `INFO stats`
+//! at both edges of the measured window and reports PUBLISH calls and network
+//! bytes (in: from the nodes, out: to the subscribers) per broadcast sent.
+//! `--server-pid` takes several pids (`1,2,3`): CPU and RSS are summed.
+//!
 //! Every message is `{"p":publisher,"r":room,"s":seq,"t":nanos,"x":"pad…"}`;
 //! receivers record latency in an HDR histogram and check, per publisher,
 //! that sequence numbers arrive without gaps or duplicates. `--mode idle`
@@ -18,6 +34,25 @@
 //!
 //! Client frames are masked; server frames are parsed with
 //! [`roomcast::wire::parse_frame`].
+//!
+//! **Long-polling** (`--transport polling`): the receivers are Engine.IO v4
+//! HTTP long-polling sessions (publishers stay on WebSocket). Each session has
+//! **one keep-alive HTTP/1.1 connection** and at most one request on it at a
+//! time: the handshake `GET ?EIO=4&transport=polling` (open packet `0{…}`,
+//! whose `sid` names the session), then `POST … &sid=` with `40`, then a loop
+//! of long-poll `GET … &sid=`. Whatever the session has to send (the `40`
+//! CONNECT, the join request, the pong `3` to each server ping `2`) waits in an
+//! outbox and is POSTed (packets joined by `\x1e`) as soon as the current GET
+//! is answered; the next GET follows the POST's `ok`. (socket.io-client uses a
+//! second connection for POSTs; one connection per session keeps the loop
+//! simple, and a POST is only ever needed once per ping interval once joined.)
+//! Responses are parsed with `httparse` and must carry a `Content-Length`
+//! (roomcast and engine.io both send one; loadgen sends no `Accept-Encoding`,
+//! so engine.io never compresses, which is the only case it would chunk). Each
+//! GET body is split on `\x1e` and every packet goes through the same code as
+//! a WebSocket message: the same loss, duplicate and latency accounting (the
+//! clock is read once per `read`). The JSON gets `polls` (answered GETs once
+//! joined) and `deliveries_per_poll`.
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
@@ -33,9 +68,14 @@ use serde_json::json;
 #[derive(Parser, Debug)]
 #[command(about = "Socket.IO load generator: join rooms, broadcast, measure")]
 struct Args {
-    /// Server URL (ws://host:port/path/).
+    /// Server URL (ws://host:port/path/) of the receiving clients.
     #[arg(long, default_value = "ws://127.0.0.1:1337/socket.io/")]
     url: String,
+    /// The publishers' server URL (another node of a cluster); with it a
+    /// `--saturate` window slot is freed once every receiver got the message,
+    /// not on the ack (see the module docs).
+    #[arg(long)]
+    publisher_url: Option<String>,
     /// Receiving clients.
     #[arg(long, default_value_t = 1000)]
     clients: usize,
@@ -78,6 +118,17 @@ struct Args {
     /// Use Engine.IO v3 (socket.io 2.x clients; client-side pings).
     #[arg(long)]
     eio3: bool,
+    /// The receivers' transport: `websocket` or `polling` (Engine.IO v4
+    /// long-polling, one keep-alive HTTP connection per session; publishers
+    /// stay on WebSocket).
+    #[arg(long, default_value = "websocket")]
+    transport: String,
+    /// Every client presents its own HS256 JWT signed with this secret (sub:
+    /// its index) in the CONNECT auth object, for a server started with the
+    /// same `--jwt-secret`. Tokens are minted before connecting, so the
+    /// connect rate measures the server's verification, not ours.
+    #[arg(long)]
+    jwt_secret: Option<String>,
     /// Handshakes in flight while connecting.
     #[arg(long, default_value_t = 512)]
     connect_concurrency: usize,
@@ -87,9 +138,16 @@ struct Args {
     /// Number of loopback source addresses 127.0.0.1..=127.0.0.N to spread over.
     #[arg(long, default_value_t = 4)]
     sources: u8,
-    /// Server pid, for CPU and RSS from /proc.
+    /// Server pid(s), for CPU and RSS from /proc (summed over `1,2,3`).
+    #[arg(long, value_delimiter = ',')]
+    server_pid: Vec<u32>,
+    /// Server nodes under test (informational, put into the JSON).
+    #[arg(long, default_value_t = 1)]
+    nodes: usize,
+    /// Redis `HOST:PORT`: PUBLISH calls and network bytes per broadcast over
+    /// the measured window (`INFO commandstats`, `INFO stats`).
     #[arg(long)]
-    server_pid: Option<u32>,
+    redis_stats: Option<String>,
     /// Write the result as JSON here.
     #[arg(long)]
     json: Option<String>,
@@ -167,6 +225,75 @@ fn fetch_frames_and_writes(url: &str) -> Option<(f64, f64)> {
     ))
 }
 
+/// Redis counters read with `INFO commandstats` and `INFO stats`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct RedisCounters {
+    /// `cmdstat_publish` calls (0 before the first PUBLISH).
+    publish_calls: u64,
+    /// `total_net_input_bytes`: bytes Redis read from its clients.
+    net_input_bytes: u64,
+    /// `total_net_output_bytes`: bytes Redis wrote to its clients.
+    net_output_bytes: u64,
+}
+
+impl RedisCounters {
+    /// Parses the text of `INFO` replies (several sections may be concatenated).
+    fn parse(info: &str) -> Option<RedisCounters> {
+        let mut c = RedisCounters::default();
+        let (mut input, mut output) = (None, None);
+        for line in info.lines() {
+            let line = line.trim_end();
+            if let Some(rest) = line.strip_prefix("cmdstat_publish:") {
+                c.publish_calls = rest
+                    .split(',')
+                    .find_map(|kv| kv.strip_prefix("calls="))?
+                    .parse()
+                    .ok()?;
+            } else if let Some(v) = line.strip_prefix("total_net_input_bytes:") {
+                input = v.parse().ok();
+            } else if let Some(v) = line.strip_prefix("total_net_output_bytes:") {
+                output = v.parse().ok();
+            }
+        }
+        c.net_input_bytes = input?;
+        c.net_output_bytes = output?;
+        Some(c)
+    }
+
+    fn delta(self, earlier: RedisCounters) -> RedisCounters {
+        RedisCounters {
+            publish_calls: self.publish_calls.saturating_sub(earlier.publish_calls),
+            net_input_bytes: self.net_input_bytes.saturating_sub(earlier.net_input_bytes),
+            net_output_bytes: self
+                .net_output_bytes
+                .saturating_sub(earlier.net_output_bytes),
+        }
+    }
+}
+
+/// Reads one RESP bulk string reply (`$N\r\n…\r\n`) from `r`.
+fn read_bulk(r: &mut impl io::BufRead) -> Option<String> {
+    let mut head = String::new();
+    r.read_line(&mut head).ok()?;
+    let n: usize = head.strip_prefix('$')?.trim_end().parse().ok()?;
+    let mut body = vec![0; n + 2];
+    r.read_exact(&mut body).ok()?;
+    body.truncate(n);
+    String::from_utf8(body).ok()
+}
+
+/// The Redis counters at `addr` (`HOST:PORT`), or `None`.
+fn fetch_redis_counters(addr: &str) -> Option<RedisCounters> {
+    let sa = addr.to_socket_addrs().ok()?.next()?;
+    let mut s = std::net::TcpStream::connect_timeout(&sa, Duration::from_secs(2)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    s.write_all(b"INFO commandstats\r\nINFO stats\r\n").ok()?;
+    let mut r = io::BufReader::new(s);
+    let a = read_bulk(&mut r)?;
+    let b = read_bulk(&mut r)?;
+    RedisCounters::parse(&(a + &b))
+}
+
 const SCRATCH: usize = 1 << 18;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -198,6 +325,32 @@ struct Conn {
     mask: [u8; 4],
     ping_interval: Duration,
     next_ping: Instant,
+    /// Long-polling receivers (`--transport polling`); `None` on WebSocket.
+    polling: Option<Box<PollState>>,
+}
+
+/// The request a long-polling session has on its connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PollReq {
+    /// The handshake `GET` (no `sid` yet).
+    Handshake,
+    /// A long-poll `GET`.
+    Get,
+    /// A `POST` of packets.
+    Post,
+}
+
+/// A long-polling session's HTTP side.
+#[derive(Debug)]
+struct PollState {
+    /// The request awaiting its answer.
+    req: PollReq,
+    /// Packets to POST, joined by `\x1e` (what a WebSocket would send as frames).
+    outbox: Vec<u8>,
+    /// The whole long-poll GET request (known once the handshake gave the sid).
+    get: Vec<u8>,
+    /// A POST request up to and including `Content-Length: `.
+    post_head: Vec<u8>,
 }
 
 #[derive(Debug, Default)]
@@ -209,6 +362,63 @@ struct Publisher {
     next_seq: Vec<u64>,
     /// Per room: highest acked sequence + 1.
     acked: Vec<u64>,
+    /// Per room (`--publisher-url` only): the messages still holding a
+    /// window slot, from the oldest one not yet done.
+    tracks: Vec<Tracks>,
+    /// Messages holding a window slot (`--publisher-url` only).
+    outstanding: usize,
+}
+
+/// One message's progress towards freeing its window slot.
+#[derive(Debug, Clone, Copy)]
+struct Track {
+    /// Receivers that have not received it (nor a later one) yet.
+    remaining: u32,
+    acked: bool,
+}
+
+impl Track {
+    fn done(self) -> bool {
+        self.acked && self.remaining == 0
+    }
+}
+
+/// The tracked messages of one publisher and room: `q[i]` is sequence `base + i`.
+#[derive(Debug, Default)]
+struct Tracks {
+    base: u64,
+    q: std::collections::VecDeque<Track>,
+}
+
+impl Tracks {
+    /// Starts tracking the next sequence number (`base + q.len()`).
+    fn push(&mut self, receivers: u32) {
+        self.q.push_back(Track {
+            remaining: receivers,
+            acked: false,
+        });
+    }
+
+    /// Applies `f` to sequence `seq`'s track; returns whether that made it done.
+    /// Drops done tracks from the front.
+    fn update(&mut self, seq: u64, f: impl FnOnce(&mut Track)) -> bool {
+        let Some(i) = seq.checked_sub(self.base) else {
+            return false;
+        };
+        let Some(t) = self.q.get_mut(i as usize) else {
+            return false;
+        };
+        if t.done() {
+            return false;
+        }
+        f(t);
+        let now_done = t.done();
+        while self.q.front().is_some_and(|t| t.done()) {
+            self.q.pop_front();
+            self.base += 1;
+        }
+        now_done
+    }
 }
 
 #[derive(Debug, Default)]
@@ -223,6 +433,8 @@ struct Counters {
     duplicated: u64,
     bad_frames: u64,
     closed: u64,
+    /// Long-polling: GETs answered once joined.
+    polls: u64,
 }
 
 fn main() {
@@ -350,6 +562,41 @@ fn parse_delivery(msg: &[u8]) -> Option<(usize, usize, u64, u64)> {
     ))
 }
 
+/// One complete HTTP answer at the start of `buf`: its status, where its body
+/// is and how many bytes it takes; `Ok(None)` if it is not complete yet.
+///
+/// # Errors
+///
+/// A malformed head, or a body without a `Content-Length` (chunked).
+fn parse_http_answer(buf: &[u8]) -> Result<Option<(u16, std::ops::Range<usize>, usize)>, String> {
+    let mut headers = [httparse::EMPTY_HEADER; 32];
+    let mut resp = httparse::Response::new(&mut headers);
+    let head_len = match resp.parse(buf) {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(e) => return Err(format!("bad HTTP answer: {e}")),
+    };
+    let mut len = None;
+    for h in resp.headers.iter() {
+        if h.name.eq_ignore_ascii_case("content-length") {
+            len = std::str::from_utf8(h.value)
+                .ok()
+                .and_then(|v| v.trim().parse::<usize>().ok());
+        } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
+            return Err("chunked polling answer (not supported: no Content-Length)".into());
+        }
+    }
+    let len = len.ok_or("polling answer without a Content-Length")?;
+    if buf.len() - head_len < len {
+        return Ok(None);
+    }
+    Ok(Some((
+        resp.code.unwrap_or(0),
+        head_len..head_len + len,
+        head_len + len,
+    )))
+}
+
 fn read_proc(pid: u32) -> Option<(f64, u64)> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let after = &stat[stat.rfind(')')? + 2..];
@@ -369,6 +616,18 @@ fn read_proc(pid: u32) -> Option<(f64, u64)> {
     Some((ticks as f64 / hz, rss_kb))
 }
 
+/// CPU seconds and RSS (KB) summed over `pids`; `None` if there are none or
+/// one cannot be read.
+fn read_procs(pids: &[u32]) -> Option<(f64, u64)> {
+    if pids.is_empty() {
+        return None;
+    }
+    pids.iter().try_fold((0.0, 0), |(cpu, rss), &pid| {
+        let (c, r) = read_proc(pid)?;
+        Some((cpu + c, rss + r))
+    })
+}
+
 struct Run {
     args: Args,
     poll: Poll,
@@ -381,8 +640,19 @@ struct Run {
     measure_from: Option<Instant>,
     measure_until: Option<Instant>,
     scratch: Vec<u8>,
+    /// Each client's CONNECT packet (`40`, or `40{"token":…}` with `--jwt-secret`).
+    connect_packets: Vec<Vec<u8>>,
     host: String,
     path: String,
+    /// The publishers' server (`--publisher-url`, else `--url`).
+    pub_dst: SocketAddr,
+    pub_host: String,
+    pub_path: String,
+    /// A window slot is freed once every receiver got the message
+    /// (`--publisher-url` given), not on the ack.
+    until_delivered: bool,
+    /// Receivers per room.
+    members: Vec<u32>,
     ready: usize,
     first_error: Option<String>,
     rng: u64,
@@ -399,7 +669,16 @@ impl Run {
 
     fn queue(&mut self, id: usize, opcode: u8, payload: &[u8]) {
         if let Some(conn) = self.conns[id].as_mut() {
-            push_frame(&mut conn.wbuf, opcode, payload, conn.mask);
+            match conn.polling.as_mut() {
+                // Long-polling: packets wait for the next POST.
+                Some(p) => {
+                    if !p.outbox.is_empty() {
+                        p.outbox.push(0x1e);
+                    }
+                    p.outbox.extend_from_slice(payload);
+                }
+                None => push_frame(&mut conn.wbuf, opcode, payload, conn.mask),
+            }
         }
     }
 
@@ -485,6 +764,9 @@ impl Run {
 
     /// Consumes complete units from `buf`; returns bytes used.
     fn consume(&mut self, id: usize, buf: &[u8]) -> usize {
+        if self.conns[id].as_ref().is_some_and(|c| c.polling.is_some()) {
+            return self.consume_http(id, buf);
+        }
         let mut off = 0;
         if self.conns[id].as_ref().map(|c| c.stage) == Some(Stage::Upgrading) {
             let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
@@ -521,6 +803,114 @@ impl Run {
         off
     }
 
+    /// Long-polling: consumes complete HTTP answers from `buf`; returns bytes used.
+    fn consume_http(&mut self, id: usize, buf: &[u8]) -> usize {
+        let mut off = 0;
+        while off < buf.len() {
+            match parse_http_answer(&buf[off..]) {
+                Ok(None) => break,
+                Ok(Some((status, body, used))) => {
+                    self.on_http_answer(id, status, &buf[off + body.start..off + body.end]);
+                    off += used;
+                    if self.conns[id].is_none() {
+                        return buf.len();
+                    }
+                }
+                Err(e) => {
+                    self.close(id, &e);
+                    return buf.len();
+                }
+            }
+        }
+        off
+    }
+
+    /// Long-polling: one HTTP answer to session `id`'s request; sends the next
+    /// request (the outbox as a POST if it has packets, else a GET).
+    fn on_http_answer(&mut self, id: usize, status: u16, body: &[u8]) {
+        let Some(req) = self.conns[id]
+            .as_ref()
+            .and_then(|c| c.polling.as_ref())
+            .map(|p| p.req)
+        else {
+            return;
+        };
+        if status != 200 {
+            let b = String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned();
+            self.close(id, &format!("HTTP {status} to {req:?}: {b}"));
+            return;
+        }
+        match req {
+            PollReq::Post => {
+                if body != b"ok" {
+                    let b = String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned();
+                    self.close(id, &format!("POST answered {b:?}"));
+                    return;
+                }
+            }
+            PollReq::Handshake | PollReq::Get => {
+                if req == PollReq::Handshake {
+                    let sid = body
+                        .strip_prefix(b"0")
+                        .and_then(|j| serde_json::from_slice::<serde_json::Value>(j).ok())
+                        .and_then(|v| v.get("sid").and_then(|s| s.as_str()).map(str::to_owned));
+                    let Some(sid) = sid else {
+                        let b = String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned();
+                        self.close(id, &format!("polling handshake answered {b:?}"));
+                        return;
+                    };
+                    let target = format!(
+                        "{}?{}EIO=4&transport=polling&sid={sid}",
+                        self.path,
+                        if self.args.query.is_empty() {
+                            String::new()
+                        } else {
+                            format!("{}&", self.args.query)
+                        }
+                    );
+                    let host = &self.host;
+                    let get = format!("GET {target} HTTP/1.1\r\nHost: {host}\r\n\r\n");
+                    let post_head = format!(
+                        "POST {target} HTTP/1.1\r\nHost: {host}\r\nContent-Type: text/plain;charset=UTF-8\r\nContent-Length: "
+                    );
+                    let p = self.conns[id]
+                        .as_mut()
+                        .and_then(|c| c.polling.as_mut())
+                        .expect("checked");
+                    p.get = get.into_bytes();
+                    p.post_head = post_head.into_bytes();
+                } else if self.conns[id].as_ref().map(|c| c.stage) == Some(Stage::Ready) {
+                    self.c.polls += 1;
+                }
+                for packet in body.split(|&b| b == 0x1e) {
+                    if packet == b"1" {
+                        self.close(id, "close packet from server");
+                        return;
+                    }
+                    self.on_message(id, packet);
+                    if self.conns[id].is_none() {
+                        return;
+                    }
+                }
+            }
+        }
+        // The next request.
+        let Some(conn) = self.conns[id].as_mut() else {
+            return;
+        };
+        let p = conn.polling.as_mut().expect("checked");
+        if p.outbox.is_empty() {
+            conn.wbuf.extend_from_slice(&p.get);
+            p.req = PollReq::Get;
+        } else {
+            conn.wbuf.extend_from_slice(&p.post_head);
+            let _ = write!(conn.wbuf, "{}\r\n\r\n", p.outbox.len());
+            conn.wbuf.extend_from_slice(&p.outbox);
+            p.outbox.clear();
+            p.req = PollReq::Post;
+        }
+    }
+
     fn on_message(&mut self, id: usize, msg: &[u8]) {
         let stage = match self.conns[id].as_ref() {
             Some(c) => c.stage,
@@ -543,7 +933,8 @@ impl Run {
                     c.stage = Stage::AwaitConnect;
                 }
                 if !eio3 {
-                    self.queue(id, 1, b"40");
+                    let packet = self.connect_packets[id].clone();
+                    self.queue(id, 1, &packet);
                 }
             }
             Stage::AwaitConnect => {
@@ -617,6 +1008,10 @@ impl Run {
             self.c.duplicated += 1;
             return;
         }
+        if self.until_delivered {
+            // This one and any skipped (lost) ones are done for this receiver.
+            self.delivered(p, r, expected, s);
+        }
         self.c.deliveries += 1;
         let from = self
             .measure_from
@@ -650,7 +1045,20 @@ impl Run {
             return;
         };
         self.c.acks += 1;
-        if msg.windows(16).any(|w| w == b"\"statusCode\":200") {
+        let ok = msg.windows(16).any(|w| w == b"\"statusCode\":200");
+        if self.until_delivered {
+            // A refused broadcast reaches no one: its slot is free at once.
+            let p = &mut self.pubs[pi];
+            if p.tracks[room].update(seq, |t| {
+                t.acked = true;
+                if !ok {
+                    t.remaining = 0;
+                }
+            }) {
+                p.outstanding -= 1;
+            }
+        }
+        if ok {
             let a = &mut self.pubs[pi].acked[room];
             *a = (*a).max(seq + 1);
         } else {
@@ -676,6 +1084,31 @@ impl Run {
         }
     }
 
+    /// Receiver got publisher `p`'s message `last` in `room`, after `first..last`
+    /// (lost): one receiver less to wait for, for each.
+    fn delivered(&mut self, p: usize, room: usize, first: u64, last: u64) {
+        let publ = &mut self.pubs[p];
+        let tracks = &mut publ.tracks[room];
+        // Only tracked sequences can change anything.
+        let from = first.max(tracks.base);
+        let to = last.min(tracks.base + tracks.q.len() as u64);
+        for seq in from..=to {
+            if tracks.update(seq, |t| t.remaining = t.remaining.saturating_sub(1)) {
+                publ.outstanding -= 1;
+            }
+        }
+    }
+
+    /// Requests of publisher `pi` holding a window slot.
+    fn window_used(&self, pi: usize) -> usize {
+        let p = &self.pubs[pi];
+        if self.until_delivered {
+            p.outstanding
+        } else {
+            p.in_flight.len()
+        }
+    }
+
     /// Queues one broadcast from publisher `pi` stamped with `t_ns`.
     fn send_broadcast(&mut self, pi: usize, t_ns: u64, room: usize) {
         let seq = self.pubs[pi].next_seq[room];
@@ -683,6 +1116,12 @@ impl Run {
         let ack = self.pubs[pi].next_ack_id;
         self.pubs[pi].next_ack_id += 1;
         self.pubs[pi].in_flight.insert(ack, (room, seq));
+        if self.until_delivered {
+            let receivers = self.members[room];
+            let p = &mut self.pubs[pi];
+            p.tracks[room].push(receivers);
+            p.outstanding += 1;
+        }
         let head = format!("{{\"p\":{pi},\"r\":{room},\"s\":{seq},\"t\":{t_ns},\"x\":\"");
         let pad = self.args.payload.saturating_sub(head.len() + 2);
         let req = format!(
@@ -777,16 +1216,33 @@ impl Run {
             Interest::READABLE | Interest::WRITABLE,
         )?;
         let q = if self.args.eio3 { "EIO=3" } else { "EIO=4" };
-        let req = format!(
-            "GET {}?{}{q}&transport=websocket HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-            self.path,
-            if self.args.query.is_empty() { String::new() } else { format!("{}&", self.args.query) },
-            self.host
-        );
+        let (path, host) = if publisher == usize::MAX {
+            (&self.path, &self.host)
+        } else {
+            (&self.pub_path, &self.pub_host)
+        };
+        let query = if self.args.query.is_empty() {
+            String::new()
+        } else {
+            format!("{}&", self.args.query)
+        };
+        let polling = publisher == usize::MAX && self.args.transport == "polling";
+        let req = if polling {
+            format!("GET {path}?{query}{q}&transport=polling HTTP/1.1\r\nHost: {host}\r\n\r\n")
+        } else {
+            format!(
+                "GET {path}?{query}{q}&transport=websocket HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            )
+        };
         let m = (id as u32).wrapping_mul(2_654_435_761).to_le_bytes();
         self.conns[id] = Some(Conn {
             stream,
-            stage: Stage::Upgrading,
+            // A polling session's first answer is the open packet.
+            stage: if polling {
+                Stage::AwaitOpen
+            } else {
+                Stage::Upgrading
+            },
             rbuf: Vec::new(),
             wbuf: req.into_bytes(),
             room: if publisher == usize::MAX {
@@ -806,6 +1262,14 @@ impl Run {
             mask: m,
             ping_interval: Duration::from_secs(25),
             next_ping: Instant::now() + Duration::from_secs(25),
+            polling: polling.then(|| {
+                Box::new(PollState {
+                    req: PollReq::Handshake,
+                    outbox: Vec::new(),
+                    get: Vec::new(),
+                    post_head: Vec::new(),
+                })
+            }),
         });
         Ok(())
     }
@@ -826,9 +1290,28 @@ fn run(args: Args) -> io::Result<()> {
     .min(args.clients.max(1));
     let room_size = args.clients as f64 / rooms as f64;
     let (dst, host, path) = parse_url(&args.url)?;
+    let (pub_dst, pub_host, pub_path) = match &args.publisher_url {
+        Some(u) => parse_url(u)?,
+        None => (dst, host.clone(), path.clone()),
+    };
+    let until_delivered = args.publisher_url.is_some();
+    let mut members = vec![0u32; rooms];
+    for id in 0..args.clients {
+        members[id % rooms] += 1;
+    }
     let idle = args.mode == "idle";
     if !idle && args.mode != "broadcast" {
         return Err(err(format!("unknown --mode {}", args.mode)));
+    }
+    match args.transport.as_str() {
+        "websocket" => {}
+        "polling" if args.eio3 => {
+            return Err(err(
+                "--transport polling speaks Engine.IO v4 only (no --eio3)",
+            ))
+        }
+        "polling" => {}
+        t => return Err(err(format!("unknown --transport {t}"))),
     }
     let rate = match (args.rate, args.delivery_rate) {
         (Some(r), _) => Some(r),
@@ -838,7 +1321,7 @@ fn run(args: Args) -> io::Result<()> {
     if !idle && rate.is_none() && !args.saturate {
         return Err(err("give --rate, --delivery-rate or --saturate"));
     }
-    let proc0 = args.server_pid.and_then(read_proc);
+    let proc0 = read_procs(&args.server_pid);
     let pubs = if idle { 0 } else { args.publishers };
     let mut run = Run {
         poll: Poll::new()?,
@@ -851,8 +1334,14 @@ fn run(args: Args) -> io::Result<()> {
         measure_from: None,
         measure_until: None,
         scratch: vec![0; SCRATCH],
+        connect_packets: connect_packets(args.jwt_secret.as_deref(), args.clients + pubs)?,
         host,
         path,
+        pub_dst,
+        pub_host,
+        pub_path,
+        until_delivered,
+        members,
         ready: 0,
         first_error: None,
         rng: 0x9E37_79B9_7F4A_7C15,
@@ -877,7 +1366,12 @@ fn run(args: Args) -> io::Result<()> {
             } else {
                 usize::MAX
             };
-            run.open_conn(opened, dst, publisher)?;
+            let to = if publisher == usize::MAX {
+                dst
+            } else {
+                run.pub_dst
+            };
+            run.open_conn(opened, to, publisher)?;
             run.flush(opened);
             opened += 1;
         }
@@ -911,7 +1405,7 @@ fn run(args: Args) -> io::Result<()> {
     while settle.elapsed() < Duration::from_millis(300) {
         run.poll_once(&mut events, Duration::from_millis(20))?;
     }
-    let proc_connected = run.args.server_pid.and_then(read_proc);
+    let proc_connected = read_procs(&run.args.server_pid);
 
     for pi in 0..pubs {
         run.pubs.push(Publisher {
@@ -920,6 +1414,8 @@ fn run(args: Args) -> io::Result<()> {
             in_flight: HashMap::new(),
             next_seq: vec![0; rooms],
             acked: vec![0; rooms],
+            tracks: (0..rooms).map(|_| Tracks::default()).collect(),
+            outstanding: 0,
         });
     }
 
@@ -943,6 +1439,16 @@ fn run(args: Args) -> io::Result<()> {
             }
         })
     });
+    let redis = run.args.redis_stats.clone().map(|addr| {
+        let (from, until) = (start + warm, start + warm + measure);
+        std::thread::spawn(move || {
+            std::thread::sleep(from.saturating_duration_since(Instant::now()));
+            let a = fetch_redis_counters(&addr);
+            std::thread::sleep(until.saturating_duration_since(Instant::now()));
+            let b = fetch_redis_counters(&addr);
+            Some(b?.delta(a?))
+        })
+    });
     let mut sched_k: u64 = 0;
     let mut last = (Instant::now(), 0u64);
     loop {
@@ -950,7 +1456,7 @@ fn run(args: Args) -> io::Result<()> {
         let el = now - start;
         if run.measure_from.is_none() && el >= warm {
             run.measure_from = Some(now);
-            proc_measure0 = run.args.server_pid.and_then(read_proc);
+            proc_measure0 = read_procs(&run.args.server_pid);
         }
         if el >= warm + measure {
             run.measure_until = Some(now);
@@ -960,7 +1466,7 @@ fn run(args: Args) -> io::Result<()> {
             // nothing to send
         } else if run.args.saturate {
             for pi in 0..pubs {
-                while run.pubs[pi].in_flight.len() < run.args.window {
+                while run.window_used(pi) < run.args.window {
                     let t = run.now_ns();
                     let room = run.pick_room(sched_k);
                     sched_k += 1;
@@ -1017,8 +1523,9 @@ fn run(args: Args) -> io::Result<()> {
             );
         }
     }
-    let proc_measure1 = run.args.server_pid.and_then(read_proc);
+    let proc_measure1 = read_procs(&run.args.server_pid);
     let frames_per_write = metrics.and_then(|h| h.join().ok().flatten());
+    let redis = redis.and_then(|h| h.join().ok().flatten());
     let measured_secs = run
         .measure_until
         .zip(run.measure_from)
@@ -1029,8 +1536,12 @@ fn run(args: Args) -> io::Result<()> {
     let drain_until = Instant::now() + Duration::from_secs_f64(run.args.drain.max(0.0));
     while Instant::now() < drain_until && !idle {
         run.poll_once(&mut events, Duration::from_millis(10))?;
-        let pending_acks: usize = run.pubs.iter().map(|p| p.in_flight.len()).sum();
-        if pending_acks == 0 && run.missing() == 0 {
+        let pending: usize = run
+            .pubs
+            .iter()
+            .map(|p| p.in_flight.len() + p.outstanding)
+            .sum();
+        if pending == 0 && run.missing() == 0 {
             break;
         }
     }
@@ -1060,11 +1571,35 @@ fn run(args: Args) -> io::Result<()> {
     } else {
         0.0
     };
+    let per_broadcast =
+        |v: u64| (run.c.measured_sent > 0).then(|| v as f64 / run.c.measured_sent as f64);
+    let redis_json = match (&run.args.redis_stats, redis) {
+        (Some(addr), Some(r)) => json!({
+            "addr": addr,
+            "broadcasts": run.c.measured_sent,
+            "publish_calls": r.publish_calls,
+            "net_input_bytes": r.net_input_bytes,
+            "net_output_bytes": r.net_output_bytes,
+            "publishes_per_broadcast": per_broadcast(r.publish_calls),
+            "input_bytes_per_broadcast": per_broadcast(r.net_input_bytes),
+            "output_bytes_per_broadcast": per_broadcast(r.net_output_bytes),
+        }),
+        (Some(addr), None) => json!({ "addr": addr, "error": "INFO failed" }),
+        (None, _) => serde_json::Value::Null,
+    };
     let result = json!({
         "label": run.args.label,
         "url": run.args.url,
+        "publisher_url": run.args.publisher_url,
+        "nodes": run.args.nodes,
+        "window_frees_on": if run.until_delivered { "delivery" } else { "ack" },
+        "redis": redis_json,
         "mode": run.args.mode,
         "eio": if run.args.eio3 { 3 } else { 4 },
+        "transport": run.args.transport,
+        "polls": (run.args.transport == "polling").then_some(run.c.polls),
+        "deliveries_per_poll": (run.args.transport == "polling" && run.c.polls > 0)
+            .then(|| run.c.deliveries as f64 / run.c.polls as f64),
         "clients": run.args.clients,
         "publishers": pubs,
         "rooms": rooms,
@@ -1099,9 +1634,15 @@ fn run(args: Args) -> io::Result<()> {
     });
     println!("{:<28} {}", "scenario", run.args.label);
     println!(
-        "{:<28} {} clients, {} rooms ({room_size:.1}/room), {pubs} publishers, {} B",
-        "setup", run.args.clients, rooms, run.args.payload
+        "{:<28} {} clients ({}), {} rooms ({room_size:.1}/room), {pubs} publishers, {} B",
+        "setup", run.args.clients, run.args.transport, rooms, run.args.payload
     );
+    if let Some(u) = &run.args.publisher_url {
+        println!(
+            "{:<28} {u} (window freed on delivery to every receiver)",
+            "publishers on"
+        );
+    }
     println!(
         "{:<28} {connect_rate:.0} conn/s ({connect_secs:.2} s)",
         "connect"
@@ -1109,6 +1650,14 @@ fn run(args: Args) -> io::Result<()> {
     if !idle {
         println!("{:<28} {dps:.0}", "deliveries/s");
         println!("{:<28} {mps:.0}", "broadcasts/s");
+        if run.args.transport == "polling" && run.c.polls > 0 {
+            println!(
+                "{:<28} {} ({:.1} deliveries per poll)",
+                "polls answered",
+                run.c.polls,
+                run.c.deliveries as f64 / run.c.polls as f64
+            );
+        }
         println!(
             "{:<28} p50 {:.3}  p90 {:.3}  p99 {:.3}  p99.9 {:.3}  max {:.3}  ({} samples)",
             "latency ms",
@@ -1123,6 +1672,18 @@ fn run(args: Args) -> io::Result<()> {
             "{:<28} lost {lost}  duplicated {}  ack errors {}  bad frames {}",
             "integrity", run.c.duplicated, run.c.ack_errors, run.c.bad_frames
         );
+    }
+    if let Some(r) = redis {
+        let per = |v: u64| per_broadcast(v).map_or("-".into(), |x| format!("{x:.2}"));
+        println!(
+            "{:<28} {} PUBLISH, {} B in, {} B out",
+            "redis per broadcast",
+            per(r.publish_calls),
+            per(r.net_input_bytes),
+            per(r.net_output_bytes)
+        );
+    } else if run.args.redis_stats.is_some() {
+        println!("{:<28} INFO failed", "redis per broadcast");
     }
     if let Some(c) = cpu {
         println!("{:<28} {c:.0} %", "server CPU");
@@ -1181,6 +1742,29 @@ impl Run {
     }
 }
 
+/// The CONNECT packet of each of `n` clients: `40`, or with `secret` one
+/// HS256 token each (`sub`: the client's index, valid for an hour).
+fn connect_packets(secret: Option<&str>, n: usize) -> io::Result<Vec<Vec<u8>>> {
+    let Some(secret) = secret else {
+        return Ok(vec![b"40".to_vec(); n]);
+    };
+    let key = jsonwebtoken::EncodingKey::from_secret(secret.as_bytes())
+        .map_err(|e| err(format!("--jwt-secret: {e}")))?;
+    let exp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+        + 3600;
+    let header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+    (0..n)
+        .map(|i| {
+            let claims = serde_json::json!({"sub": format!("loadgen-{i}"), "exp": exp});
+            let token = jsonwebtoken::encode(&header, &claims, &key)
+                .map_err(|e| err(format!("minting a token: {e}")))?;
+            Ok(format!("40{{\"token\":\"{token}\"}}").into_bytes())
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1214,6 +1798,85 @@ mod tests {
         assert_eq!(metric_sum(body, "roomcast_writes_total"), Some(15.0));
         assert_eq!(metric_sum(body, "roomcast_deliveries_total"), Some(40.0));
         assert_eq!(metric_sum(body, "roomcast_missing_total"), None);
+    }
+
+    #[test]
+    fn tracks_free_a_slot_once_acked_and_received_by_all() {
+        let mut t = Tracks::default();
+        t.push(2); // seq 0
+        t.push(2); // seq 1
+        t.push(1); // seq 2
+                   // Received by both before the ack: not done yet.
+        assert!(!t.update(0, |t| t.remaining -= 1));
+        assert!(!t.update(0, |t| t.remaining -= 1));
+        assert!(t.update(0, |t| t.acked = true));
+        assert_eq!((t.base, t.q.len()), (1, 2));
+        // seq 2 done before seq 1: its slot is free, the front stays.
+        assert!(!t.update(2, |t| t.acked = true));
+        assert!(t.update(2, |t| t.remaining -= 1));
+        assert_eq!((t.base, t.q.len()), (1, 2));
+        // Done tracks are not counted twice; unknown sequences change nothing.
+        assert!(!t.update(2, |t| t.remaining = 0));
+        assert!(!t.update(0, |t| t.acked = true));
+        assert!(!t.update(9, |t| t.acked = true));
+        assert!(!t.update(1, |t| t.acked = true));
+        assert!(t.update(1, |t| t.remaining = 0));
+        assert_eq!((t.base, t.q.len()), (3, 0));
+    }
+
+    #[test]
+    fn parses_redis_info() {
+        let info = "# Commandstats\r\ncmdstat_info:calls=3,usec=90,usec_per_call=30.00\r\n\
+            cmdstat_publish:calls=12345,usec=5000,usec_per_call=0.41,rejected_calls=0,failed_calls=0\r\n\
+            # Stats\r\ntotal_connections_received:4\r\ntotal_net_input_bytes:987654\r\n\
+            total_net_output_bytes:1975308\r\ntotal_net_repl_input_bytes:0\r\n";
+        let c = RedisCounters::parse(info).expect("parses");
+        assert_eq!(
+            c,
+            RedisCounters {
+                publish_calls: 12345,
+                net_input_bytes: 987_654,
+                net_output_bytes: 1_975_308
+            }
+        );
+        // No PUBLISH yet: 0 calls; no stats section: nothing.
+        let none = RedisCounters::parse("total_net_input_bytes:1\r\ntotal_net_output_bytes:2\r\n");
+        assert_eq!(none.map(|c| c.publish_calls), Some(0));
+        assert_eq!(RedisCounters::parse("cmdstat_publish:calls=1\r\n"), None);
+        let d = c.delta(RedisCounters {
+            publish_calls: 45,
+            net_input_bytes: 654,
+            net_output_bytes: 308,
+        });
+        assert_eq!(
+            (d.publish_calls, d.net_input_bytes, d.net_output_bytes),
+            (12300, 987_000, 1_975_000)
+        );
+    }
+
+    #[test]
+    fn reads_bulk_replies() {
+        let mut r = io::Cursor::new(b"$5\r\nhello\r\n$0\r\n\r\n-ERR x\r\n".to_vec());
+        assert_eq!(read_bulk(&mut r).as_deref(), Some("hello"));
+        assert_eq!(read_bulk(&mut r).as_deref(), Some(""));
+        assert_eq!(read_bulk(&mut r), None);
+    }
+
+    #[test]
+    fn parses_http_answers() {
+        let two = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=UTF-8\r\nContent-Length: 5\r\nConnection: keep-alive\r\n\r\n2\x1e42[HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+        let (status, body, used) = parse_http_answer(two).unwrap().unwrap();
+        assert_eq!((status, &two[body], used), (200, &b"2\x1e42["[..], 108));
+        let (status, body, used) = parse_http_answer(&two[used..]).unwrap().unwrap();
+        assert_eq!((status, &two[108..][body], used), (200, &b"ok"[..], 40));
+        // Incomplete head or body: not yet.
+        assert_eq!(parse_http_answer(&two[..50]), Ok(None));
+        assert_eq!(parse_http_answer(&two[..106]), Ok(None));
+        assert!(
+            parse_http_answer(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n").is_err()
+        );
+        assert!(parse_http_answer(b"HTTP/1.1 200 OK\r\n\r\n").is_err());
+        assert!(parse_http_answer(b"garbage\r\n\r\n").is_err());
     }
 
     #[test]

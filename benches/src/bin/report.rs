@@ -10,12 +10,14 @@
 //! the chart to `<results-dir>/chart.svg` (its path is printed to stderr as
 //! `chart: <path>`).
 //!
-//! The table has one row per run, grouped by scenario (`a1k a5k a15k b b20k c d e`,
+//! The table has one row per run, grouped by scenario (`a1k a5k a15k b b20k c d e x1k p1k pd`,
 //! then unknown ones sorted) and ordered by server (`roomcast socketioxide socketio
-//! sails raw rawbatch`, then unknown ones sorted). Its last column is roomcast's
+//! sails raw rawbatch`, then unknown ones sorted; a repeated run, `<server> (run N)`,
+//! right after its server's first). Its last column is roomcast's
 //! advantage over that row's server on the scenario's headline metric, `>1` meaning
 //! roomcast is better: deliveries/s for the saturating scenarios, p99 latency for
-//! the paced ones (`b`, `b20k`), RSS per connection for `d`, connections/s for `e`.
+//! the paced ones (`b`, `b20k`), RSS per connection for `d` and `pd`, connections/s
+//! for `e`.
 //! Below the table, one line per `a*` scenario compares roomcast with the coalesced
 //! floor (`rawbatch`).
 //!
@@ -23,6 +25,15 @@
 //! a log scale, RSS per idle connection, connections/s), each only if its scenarios
 //! have data. It is drawn with plotters' SVG backend, which emits text as `<text>`
 //! and needs no system fonts.
+//!
+//! Cluster scenarios (`x1k`: any run with a `publisher_url`, loadgen
+//! `--publisher-url`) get a table of their own below, one row per run: nodes
+//! (`2 + Redis` when the run has Redis counters), deliveries/s, p50 / p99, lost /
+//! duplicated, Redis PUBLISH calls and bytes in / out per broadcast (loadgen
+//! `--redis-stats`), server CPU (summed over the nodes and Redis), the run's
+//! deliveries/s as a % of its one-node reference (`<server>-1node`, e.g.
+//! `roomcast-1node` for `roomcast`) and roomcast's advantage (over runs of as
+//! many nodes: `roomcast` for clusters, `roomcast-1node` for one node).
 //!
 //! Fields are read leniently: a missing or null field shows as `-`. Files that do
 //! not parse or have no usable `label` are skipped with a warning on stderr.
@@ -43,16 +54,22 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use serde_json::Value;
 
 /// Known scenarios, in display order; unknown ones follow, sorted.
-const SCENARIOS: [&str; 8] = ["a1k", "a5k", "a15k", "b", "b20k", "c", "d", "e"];
+const SCENARIOS: [&str; 12] = [
+    "a1k", "a5k", "a15k", "b", "b20k", "c", "d", "e", "ej", "x1k", "p1k", "pd",
+];
 /// Known servers, in display order; unknown ones follow, sorted.
-const SERVERS: [&str; 6] = [
+const SERVERS: [&str; 8] = [
     "roomcast",
+    "roomcast-1node",
     "socketioxide",
     "socketio",
+    "socketio-1node",
     "sails",
     "raw",
     "rawbatch",
 ];
+/// Suffix of a cluster run's one-node reference (`roomcast-1node`).
+const ONE_NODE: &str = "-1node";
 /// The server every other one is compared with.
 const BASELINE: &str = "roomcast";
 /// The coalesced floor (rawfanout `--coalesce`).
@@ -70,19 +87,38 @@ const GROUP_WIDTH: i32 = 1000;
 const TITLE_THROUGHPUT: &str = "Deliveries/s, one room, 100 B, saturating (M/s, higher is better)";
 const TITLE_LATENCY: &str =
     "p99 latency, 1 k clients, paced deliveries (ms, log scale, lower is better)";
-const TITLE_RSS: &str = "Server RSS per idle connection, 15 k connections (KB, lower is better)";
+const TITLE_RSS: &str =
+    "Server RSS per idle connection (15 k WebSockets, 5 k polling sessions; KB, lower is better)";
 const TITLE_CONNECT: &str =
     "Connection storm, 5 k clients, 2 k handshakes in flight (conn/s, higher is better)";
 
-/// The server's name as shown in the table and the chart.
-fn display_name(server: &str) -> &str {
-    match server {
+/// The server's name as shown in the table and the chart (a repeated run's
+/// ` (run N)` suffix, from compare.sh, is kept).
+fn display_name(server: &str) -> std::borrow::Cow<'_, str> {
+    let (base, run) = split_run(server);
+    let name = match base {
         "socketioxide" => "socketioxide 0.18",
         "socketio" => "socket.io 4.8",
+        "roomcast-1node" => "roomcast, one node",
+        "socketio-1node" => "socket.io 4.8, one node",
         "sails" => "Sails 1.5",
         "raw" => "floor, 1 write/delivery",
         "rawbatch" => "floor, coalesced",
         other => other,
+    };
+    if run.is_empty() {
+        name.into()
+    } else {
+        format!("{name}{run}").into()
+    }
+}
+
+/// `("roomcast", " (run 3)")` for `"roomcast (run 3)"`, `("roomcast", "")` for
+/// `"roomcast"`.
+fn split_run(server: &str) -> (&str, &str) {
+    match server.find(" (run ") {
+        Some(i) if server.ends_with(')') => server.split_at(i),
+        _ => (server, ""),
     }
 }
 
@@ -97,8 +133,10 @@ fn server_colour(server: &str, unknown_index: usize) -> RGBColor {
     ];
     match server {
         "roomcast" => RGBColor(0xd9, 0x48, 0x0f),
+        "roomcast-1node" => RGBColor(0xff, 0xa9, 0x4d),
         "socketioxide" => RGBColor(0x19, 0x71, 0xc2),
         "socketio" => RGBColor(0x2f, 0x9e, 0x44),
+        "socketio-1node" => RGBColor(0x8c, 0xe9, 0x9a),
         "sails" => RGBColor(0x70, 0x48, 0xe8),
         "raw" => RGBColor(0x86, 0x8e, 0x96),
         "rawbatch" => RGBColor(0x49, 0x50, 0x57),
@@ -165,15 +203,51 @@ impl ResultSet {
         self.runs.get(scenario)?.get(server)
     }
 
+    /// The mean deliveries/s of every run of `server` in `scenario` (its
+    /// repeats too), and how many runs had a figure.
+    fn mean_throughput(&self, scenario: &str, server: &str) -> (Option<f64>, usize) {
+        let values: Vec<f64> = self
+            .runs
+            .get(scenario)
+            .into_iter()
+            .flatten()
+            .filter(|(name, _)| split_run(name).0 == server)
+            .filter_map(|(_, run)| Headline::Throughput.value(run))
+            .collect();
+        let mean = (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64);
+        (mean, values.len())
+    }
+
     /// The scenarios present, in display order.
     fn scenarios(&self) -> Vec<&str> {
         display_order(&SCENARIOS, self.runs.keys().map(String::as_str))
     }
 
-    /// The servers that ran `scenario`, in display order.
+    /// Whether `scenario` is a cluster scenario: a run has a `publisher_url`.
+    fn is_cluster(&self, scenario: &str) -> bool {
+        self.runs.get(scenario).is_some_and(|servers| {
+            servers
+                .values()
+                .any(|run| run.get("publisher_url").is_some_and(|u| !u.is_null()))
+        })
+    }
+
+    /// The servers that ran `scenario`, in display order (repeated runs right
+    /// after their server's first one).
     fn servers_in(&self, scenario: &str) -> Vec<&str> {
         match self.runs.get(scenario) {
-            Some(servers) => display_order(&SERVERS, servers.keys().map(String::as_str)),
+            Some(servers) => {
+                let mut order = display_order(&SERVERS, servers.keys().map(String::as_str));
+                let rank = |s: &str| {
+                    let base = split_run(s).0;
+                    SERVERS
+                        .iter()
+                        .position(|k| *k == base)
+                        .unwrap_or(SERVERS.len())
+                };
+                order.sort_by_key(|s| rank(s));
+                order
+            }
             None => Vec::new(),
         }
     }
@@ -284,8 +358,8 @@ impl Headline {
     fn of(scenario: &str) -> Self {
         match scenario {
             "b" | "b20k" => Self::Latency,
-            "d" => Self::Rss,
-            "e" => Self::ConnectRate,
+            "d" | "pd" => Self::Rss,
+            "e" | "ej" => Self::ConnectRate,
             _ => Self::Throughput,
         }
     }
@@ -381,13 +455,17 @@ fn cell(text: &str) -> String {
     text.replace('|', "\\|")
 }
 
-/// The markdown table, then the comparisons with the coalesced floor.
+/// The markdown table, then the comparisons with the coalesced floor, then the
+/// cluster scenarios' table.
 fn render_table(results: &ResultSet) -> String {
     let mut lines = vec![
         "| scenario | server | result | frames/write | roomcast advantage |".to_owned(),
         "|---|---|---|---:|---:|".to_owned(),
     ];
     for scenario in results.scenarios() {
+        if results.is_cluster(scenario) {
+            continue;
+        }
         let headline = Headline::of(scenario);
         let baseline = results
             .get(scenario, BASELINE)
@@ -400,25 +478,107 @@ fn render_table(results: &ResultSet) -> String {
             lines.push(format!(
                 "| {} | {} | {} | {} | {} |",
                 cell(scenario),
-                cell(display_name(server)),
+                cell(&display_name(server)),
                 result_text(scenario, run),
                 frames_per_write(run),
                 or_dash(ratio.map(|x| format!("{x:.2}x"))),
             ));
         }
     }
+    if lines.len() == 2 {
+        lines.clear(); // only cluster scenarios
+    }
     let floor_lines = floor_lines(results);
     if !floor_lines.is_empty() {
         lines.push(String::new());
         lines.extend(floor_lines);
+    }
+    let cluster = cluster_table(results);
+    if !cluster.is_empty() {
+        if !lines.is_empty() {
+            lines.push(String::new());
+        }
+        lines.extend(cluster);
     }
     let mut table = lines.join("\n");
     table.push('\n');
     table
 }
 
+/// The cluster scenarios' table (empty if there is none); see the module docs.
+fn cluster_table(results: &ResultSet) -> Vec<String> {
+    let mut lines = Vec::new();
+    for scenario in results.scenarios() {
+        if !results.is_cluster(scenario) {
+            continue;
+        }
+        if lines.is_empty() {
+            lines.push(
+                "| scenario | server | nodes | deliveries/s | p50 / p99 | lost / dup | Redis PUBLISH / broadcast | Redis bytes in / out per broadcast | server CPU | % of one node | roomcast advantage |"
+                    .to_owned(),
+            );
+            lines.push("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|".to_owned());
+        }
+        let throughput = Headline::Throughput;
+        for server in results.servers_in(scenario) {
+            let Some(run) = results.get(scenario, server) else {
+                continue;
+            };
+            let redis = run.get("redis").filter(|r| r.is_object());
+            let nodes = count(run, "/nodes").map(|n| {
+                if redis.is_some() {
+                    format!("{n} + Redis")
+                } else {
+                    n.to_string()
+                }
+            });
+            let one_node = server.ends_with(ONE_NODE);
+            let of_one_node = if one_node {
+                Some("reference".to_owned())
+            } else {
+                results
+                    .get(scenario, &format!("{server}{ONE_NODE}"))
+                    .and_then(|r| advantage(throughput, throughput.value(run), throughput.value(r)))
+                    .map(|x| format!("{:.0}%", x * 100.0))
+            };
+            let baseline = if one_node {
+                format!("{BASELINE}{ONE_NODE}")
+            } else {
+                BASELINE.to_owned()
+            };
+            let ratio = advantage(
+                throughput,
+                results
+                    .get(scenario, &baseline)
+                    .and_then(|r| throughput.value(r)),
+                throughput.value(run),
+            );
+            let per = |key: &str| redis.and_then(|r| r.get(key)).and_then(Value::as_f64);
+            lines.push(format!(
+                "| {} | {} | {} | {} | {} / {} | {} / {} | {} | {} / {} | {} | {} | {} |",
+                cell(scenario),
+                cell(&display_name(server)),
+                or_dash(nodes),
+                or_dash(number(run, "/deliveries_per_s").map(|v| format!("{:.3} M/s", v / 1e6))),
+                or_dash(number(run, "/latency_ms/p50").map(millis)),
+                or_dash(number(run, "/latency_ms/p99").map(millis)),
+                or_dash(count(run, "/lost").map(|n| n.to_string())),
+                or_dash(count(run, "/duplicated").map(|n| n.to_string())),
+                or_dash(per("publishes_per_broadcast").map(|v| format!("{v:.2}"))),
+                or_dash(per("input_bytes_per_broadcast").map(|v| format!("{v:.0}"))),
+                or_dash(per("output_bytes_per_broadcast").map(|v| format!("{v:.0} B"))),
+                or_dash(number(run, "/server_cpu_pct").map(|v| format!("{v:.0}%"))),
+                or_dash(of_one_node),
+                or_dash(ratio.map(|x| format!("{x:.2}x"))),
+            ));
+        }
+    }
+    lines
+}
+
 /// One line per `a*` scenario with both roomcast and the coalesced floor:
-/// roomcast's deliveries/s as a share of the floor's, and both frames per write.
+/// roomcast's deliveries/s as a share of the floor's (the means of their runs
+/// when they ran more than once), and both frames per write (first runs).
 fn floor_lines(results: &ResultSet) -> Vec<String> {
     let mut lines = Vec::new();
     for scenario in results.scenarios() {
@@ -431,16 +591,20 @@ fn floor_lines(results: &ResultSet) -> Vec<String> {
         ) else {
             continue;
         };
-        let throughput = Headline::Throughput;
-        let Some(share) = advantage(
-            throughput,
-            throughput.value(roomcast),
-            throughput.value(floor),
-        ) else {
+        let ((r, r_runs), (f, f_runs)) = (
+            results.mean_throughput(scenario, BASELINE),
+            results.mean_throughput(scenario, FLOOR),
+        );
+        let Some(share) = advantage(Headline::Throughput, r, f) else {
             continue;
         };
+        let runs = if r_runs > 1 || f_runs > 1 {
+            format!("means of {r_runs} and {f_runs} runs; ")
+        } else {
+            String::new()
+        };
         lines.push(format!(
-            "roomcast is {:.0}% of the coalesced floor in {scenario} ({} vs {} frames/write)",
+            "roomcast is {:.0}% of the coalesced floor in {scenario} ({runs}{} vs {} frames/write)",
             share * 100.0,
             frames_per_write(roomcast),
             frames_per_write(floor),
@@ -476,6 +640,7 @@ const PANELS: [Panel; 4] = [
             ("a1k", "1 k clients"),
             ("a5k", "5 k clients"),
             ("a15k", "15 k clients"),
+            ("p1k", "1 k polling sessions"),
         ],
         headline: Headline::Throughput,
         unit: 1e6,
@@ -495,7 +660,10 @@ const PANELS: [Panel; 4] = [
     Panel {
         title: TITLE_RSS,
         y_desc: "KB per connection",
-        groups: &[("d", "15 k idle connections")],
+        groups: &[
+            ("d", "15 k idle connections"),
+            ("pd", "5 k idle polling sessions"),
+        ],
         headline: Headline::Rss,
         unit: 1024.0,
         log_scale: false,
@@ -503,7 +671,10 @@ const PANELS: [Panel; 4] = [
     Panel {
         title: TITLE_CONNECT,
         y_desc: "connections/s",
-        groups: &[("e", "5 k clients connecting")],
+        groups: &[
+            ("e", "5 k clients connecting"),
+            ("ej", "the same, each with a JWT"),
+        ],
         headline: Headline::ConnectRate,
         unit: 1.0,
         log_scale: false,
@@ -635,7 +806,7 @@ fn render_chart(results: &ResultSet) -> Result<String, ReportError> {
         }
         if panels.is_empty() {
             body.draw(&Text::new(
-                "no charted scenario (a1k, a5k, a15k, b20k, b, d, e) in this run",
+                "no charted scenario (a1k, a5k, a15k, p1k, b20k, b, d, pd, e) in this run",
                 (40, 40),
                 ("sans-serif", 17).into_font(),
             ))
@@ -950,6 +1121,45 @@ mod tests {
     }
 
     #[test]
+    fn repeated_runs_are_rows_after_their_server() {
+        let dir = TempDir::new("repeated");
+        dir.result("p1k/socketio (run 4)", saturating(200_000.0, 240.0, None));
+        dir.result(
+            "p1k/roomcast (run 3)",
+            saturating(400_000.0, 120.0, Some(13.0)),
+        );
+        dir.result("p1k/socketio", saturating(100_000.0, 360.0, None));
+        dir.result("p1k/roomcast", saturating(500_000.0, 80.0, Some(12.7)));
+        dir.result(
+            "pd/roomcast",
+            json!({"server_rss_per_conn_bytes": 2800.0, "connect_per_s": 5000.0}),
+        );
+        dir.result(
+            "pd/socketio",
+            json!({"server_rss_per_conn_bytes": 22_000.0, "connect_per_s": 1200.0}),
+        );
+        let (results, warnings) = load(&dir);
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(
+            results.servers_in("p1k"),
+            [
+                "roomcast",
+                "roomcast (run 3)",
+                "socketio",
+                "socketio (run 4)"
+            ]
+        );
+        assert_eq!(display_name("socketio (run 4)"), "socket.io 4.8 (run 4)");
+        assert_eq!(split_run("roomcast-before"), ("roomcast-before", ""));
+        let table = render_table(&results);
+        assert!(table.contains("| p1k | socket.io 4.8 (run 4) | 0.200 M/s, p99 240.0 ms, lost 0, dup 0 | - | 2.50x |"), "{table}");
+        assert!(
+            table.contains("| pd | socket.io 4.8 | 22,000 B/conn | - | 7.86x |"),
+            "{table}"
+        );
+    }
+
+    #[test]
     fn table_rows_in_scenario_and_server_order() {
         let dir = sample_dir();
         let (results, warnings) = load(&dir);
@@ -982,6 +1192,50 @@ mod tests {
                 "roomcast is 105% of the coalesced floor in a1k (16.0 vs 16.0 frames/write)"
             ]
         );
+    }
+
+    #[test]
+    fn cluster_scenarios_get_their_own_table() {
+        let dir = TempDir::new("cluster");
+        dir.result("a1k/roomcast", saturating(2.0e6, 5.0, Some(16.0)));
+        let cluster = |dps: f64, redis: bool| {
+            let mut run = saturating(dps, 9.0, None);
+            run["publisher_url"] = json!("ws://127.0.0.1:1/socket.io/");
+            run["nodes"] = json!(if redis { 2 } else { 1 });
+            if redis {
+                run["redis"] = json!({
+                    "publishes_per_broadcast": 1.002,
+                    "input_bytes_per_broadcast": 251.4,
+                    "output_bytes_per_broadcast": 480.0,
+                });
+            }
+            run
+        };
+        dir.result("x1k/roomcast", cluster(1.0e6, true));
+        dir.result("x1k/roomcast-1node", cluster(1.25e6, false));
+        dir.result("x1k/socketio", cluster(0.1e6, true));
+        let (results, _) = load(&dir);
+        let table = render_table(&results);
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(
+            lines,
+            [
+                "| scenario | server | result | frames/write | roomcast advantage |",
+                "|---|---|---|---:|---:|",
+                "| a1k | roomcast | 2.000 M/s, p99 5.0 ms, lost 0, dup 0 | 16.0 | 1.00x |",
+                "",
+                "| scenario | server | nodes | deliveries/s | p50 / p99 | lost / dup | Redis PUBLISH / broadcast | Redis bytes in / out per broadcast | server CPU | % of one node | roomcast advantage |",
+                "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+                "| x1k | roomcast | 2 + Redis | 1.000 M/s | 1.0 ms / 9.0 ms | 0 / 0 | 1.00 | 251 / 480 B | 99% | 80% | 1.00x |",
+                "| x1k | roomcast, one node | 1 | 1.250 M/s | 1.0 ms / 9.0 ms | 0 / 0 | - | - / - | 99% | reference | 1.00x |",
+                "| x1k | socket.io 4.8 | 2 + Redis | 0.100 M/s | 1.0 ms / 9.0 ms | 0 / 0 | 1.00 | 251 / 480 B | 99% | - | 10.00x |",
+            ]
+        );
+        // Only cluster scenarios: no empty main table.
+        let dir = TempDir::new("cluster-only");
+        dir.result("x1k/roomcast", cluster(1.0e6, true));
+        let (results, _) = load(&dir);
+        assert!(render_table(&results).starts_with("| scenario | server | nodes |"));
     }
 
     #[test]
@@ -1049,6 +1303,22 @@ mod tests {
         assert_eq!(
             floor_lines(&results),
             ["roomcast is 104% of the coalesced floor in a5k (12.5 vs - frames/write)"]
+        );
+    }
+
+    #[test]
+    fn floor_line_takes_the_mean_of_repeated_runs() {
+        // compare.sh --servers roomcast,rawbatch,roomcast,rawbatch: the second
+        // runs are "… (run 2)"; one pair alone would say 80 % here.
+        let dir = TempDir::new("floor-repeats");
+        dir.result("a1k/roomcast", saturating(1.6e6, 6.0, Some(16.0)));
+        dir.result("a1k/roomcast (run 2)", saturating(2.0e6, 6.0, Some(16.0)));
+        dir.result("a1k/rawbatch", saturating(2.0e6, 5.0, Some(16.0)));
+        dir.result("a1k/rawbatch (run 2)", saturating(2.0e6, 5.0, Some(16.0)));
+        let (results, _) = load(&dir);
+        assert_eq!(
+            floor_lines(&results),
+            ["roomcast is 90% of the coalesced floor in a1k (means of 2 and 2 runs; 16.0 vs 16.0 frames/write)"]
         );
     }
 

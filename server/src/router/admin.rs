@@ -1,4 +1,4 @@
-//! The write operations of the admin HTTP API (ROUTES.md, "Admin HTTP API"): the
+//! The write operations of the admin HTTP API (docs/ROUTES.md, "Admin HTTP API"): the
 //! same actions as the socket routes, acting on socket ids named in the body, with
 //! every capability enabled (the bearer token is the admin API's policy).
 //!
@@ -26,15 +26,24 @@
 
 use std::sync::Arc;
 
-use roomcast::RecordId;
-use serde_json::Value;
+use super::builtin::{self, model, omit, record_id, Caller, Fields, Outcome, Rules};
+use super::policy::Policy;
+use super::table::{Context, Router};
+use crate::protocol::sio::{Method, Request};
 
-use super::builtin::{self, model, omit, Caller, Fields, Outcome};
-use super::{Context, Method, Policy, Request, Response, Router};
-
-fn record_id(f: &Fields<'_>, key: &str) -> Result<RecordId, Response> {
-    RecordId::from_json(f.required(key)?)
-        .map_err(|e| Response::bad_request(&format!("`{key}`: {e}")))
+impl Router {
+    /// A router with the write routes of the admin HTTP API (`POST /api/sockets/…`,
+    /// `POST /api/pubsub/:model/…`; see `docs/ROUTES.md`): the socket routes'
+    /// actions with every capability enabled, acting on the socket ids named in
+    /// the body (`socketId`, `socketIds`, `omit`). Dispatch them with a
+    /// [`Context`] whose `socket` is `None`. The runtime calls them only after
+    /// checking the bearer token.
+    #[must_use]
+    pub fn admin_routes() -> Router {
+        let mut router = Router::new();
+        register(&mut router);
+        router
+    }
 }
 
 /// What the record notifications send.
@@ -51,13 +60,14 @@ fn notify(ctx: &mut Context<'_>, req: &Request, notice: Notice) -> Outcome {
     let f = Fields::of(req)?;
     let id = record_id(&f, "id")?;
     let leave_out = omit(ctx, &f, Caller::Admin)?;
-    let previous: Option<&Value> = f.get("previous");
+    let previous = f.get("previous");
     match notice {
-        Notice::Created => model(ctx, req)?.created(&id, f.data(), leave_out)?,
-        Notice::Updated => model(ctx, req)?.updated(&id, f.data(), previous, leave_out)?,
+        Notice::Created => model(ctx, req)?.created(&id, f.data()?, leave_out)?,
+        Notice::Updated => model(ctx, req)?.updated(&id, f.data()?, previous, leave_out)?,
         Notice::Destroyed => model(ctx, req)?.destroyed(&id, previous, leave_out)?,
         Notice::AddedTo | Notice::RemovedFrom => {
             let attribute = f.string("attribute")?;
+            let attribute = attribute.as_str();
             let other_key = if matches!(notice, Notice::AddedTo) {
                 "addedId"
             } else {
@@ -77,10 +87,16 @@ fn notify(ctx: &mut Context<'_>, req: &Request, notice: Notice) -> Outcome {
 
 /// Registers every admin write route on `router`.
 pub(super) fn register(router: &mut Router) {
-    let open = Arc::new(Policy::open());
+    // The bearer token is the admin API's policy; its requests are bounded by
+    // the body size only.
+    let open = Arc::new(Rules {
+        policy: Policy::open(),
+        max_rooms_per_op: usize::MAX,
+        node_name: String::new(),
+    });
     let add = |router: &mut Router,
                pattern: &str,
-               f: fn(&Policy, &mut Context<'_>, &Request) -> Outcome| {
+               f: fn(&Rules, &mut Context<'_>, &Request) -> Outcome| {
         let p = Arc::clone(&open);
         router.route(Method::Post, pattern, move |ctx, req| {
             f(&p, ctx, req).unwrap_or_else(|e| e)

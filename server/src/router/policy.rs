@@ -7,7 +7,7 @@ use roomcast::SocketId;
 /// [`Policy::reserved_rooms`].
 pub const MODEL_ROOM_PREFIX: &str = "sails_model_";
 
-/// Which built-in socket routes a client may call (ROUTES.md "Policy").
+/// Which built-in socket routes a client may call (`docs/ROUTES.md`, "Policy").
 ///
 /// Every field is one capability; a refused request gets 403 `E_FORBIDDEN` before
 /// anything changes. [`Policy::default()`] is the safe policy a server starts with,

@@ -1,5 +1,10 @@
 //! The acceptor thread: accepts connections and deals them to the workers
 //! round-robin (see the [runtime docs](super) for why not `SO_REUSEPORT`).
+//!
+//! Out of file descriptors (`EMFILE`, `ENFILE`) the acceptor pauses for
+//! [`RETRY`] and tries again — pending connections wait in the kernel's accept
+//! queue, existing clients are served meanwhile — and logs once per
+//! [`LOG_EVERY`] how many accepts failed, not once per failure.
 
 use std::io;
 use std::sync::atomic::Ordering;
@@ -7,18 +12,25 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crossbeam_channel::Sender;
-use mio::net::{TcpListener, TcpStream};
+
+use super::worker::Incoming;
+use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token, Waker};
 
-use super::{RuntimeStats, ShutdownSignal};
+use super::metrics::RuntimeStats;
+use super::shutdown::ShutdownSignal;
 
 const LISTENER: Token = Token(0);
+/// How long accepting pauses when descriptors run out.
+pub(crate) const RETRY: Duration = Duration::from_millis(50);
+/// At most one "accept failed" log line this often.
+pub(crate) const LOG_EVERY: Duration = Duration::from_secs(10);
 
 /// Accepts until shutdown; each stream goes to the next worker, then its waker.
 pub(crate) fn run(
     mut listener: TcpListener,
     mut poll: Poll,
-    workers: &[(Sender<TcpStream>, Arc<Waker>)],
+    workers: &[(Sender<Incoming>, Arc<Waker>)],
     signal: &ShutdownSignal,
     stats: &RuntimeStats,
 ) -> io::Result<()> {
@@ -26,13 +38,24 @@ pub(crate) fn run(
         .register(&mut listener, LISTENER, Interest::READABLE)?;
     let mut events = Events::with_capacity(64);
     let mut next = 0usize;
+    let mut paused = false;
+    let mut failures = 0u64;
+    let mut last_log: Option<std::time::Instant> = None;
     loop {
         if signal.is_triggered() {
             let _ = poll.registry().deregister(&mut listener);
             tracing::debug!("acceptor: stopped accepting");
             return Ok(());
         }
-        match poll.poll(&mut events, Some(Duration::from_secs(1))) {
+        // Paused (out of descriptors): retry soon even without a new event, as
+        // the connections already queued will not raise another edge.
+        let timeout = if paused {
+            RETRY
+        } else {
+            Duration::from_secs(1)
+        };
+        paused = false;
+        match poll.poll(&mut events, Some(timeout)) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
@@ -50,16 +73,28 @@ pub(crate) fn run(
                     }
                     let (tx, waker) = &workers[next % workers.len()];
                     next = next.wrapping_add(1);
-                    if tx.send(stream).is_ok() {
+                    if tx.send(Incoming::new(stream)).is_ok() {
                         let _ = waker.wake();
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => {}
                 Err(e) => {
-                    // EMFILE, ENFILE, ECONNABORTED...: log, back off briefly, go on.
-                    tracing::warn!("accept failed: {e}");
-                    std::thread::sleep(Duration::from_millis(10));
+                    // EMFILE, ENFILE, ENOBUFS...: pause, count, log now and then.
+                    failures += 1;
+                    if last_log.is_none_or(|t| t.elapsed() >= LOG_EVERY) {
+                        tracing::warn!(
+                            failures,
+                            "accept failed: {e}; pausing accepts for {} ms at a time \
+                             (existing clients are served; logged at most every {} s)",
+                            RETRY.as_millis(),
+                            LOG_EVERY.as_secs()
+                        );
+                        last_log = Some(std::time::Instant::now());
+                        failures = 0;
+                    }
+                    paused = true;
                     break;
                 }
             }

@@ -1,9 +1,9 @@
 //! Plain HTTP on the Socket.IO port: `/health`, `/metrics`, the demo page at `/`,
-//! and the admin API under `/api/` (ROUTES.md, "Admin HTTP API"). Sans-IO: the
-//! worker hands in a complete request (head and body) and gets back either a
-//! response to write or a [`Query`] that needs other shards, which the worker
-//! runs with `Engine::on_shard` while the connection waits (parked, never blocking
-//! the worker).
+//! and the admin API under `/api/` (`docs/ROUTES.md`, "Admin HTTP API"). Sans-IO:
+//! a connection hands in a complete request (head and body) and gets back either
+//! a response to write or an [`AdminQuery`] that needs every shard (and, in a
+//! cluster, every node), which [`ask`] starts with `Shard::query` while the
+//! connection waits (parked, never blocking the worker).
 //!
 //! # Authentication
 //!
@@ -13,23 +13,31 @@
 //! `E_UNAUTHORIZED`. With no token configured the API is off: every `/api/` call
 //! gets 404 `E_ADMIN_DISABLED` saying how to enable it.
 
-use roomcast::SocketId;
-use serde_json::{json, Value};
+use roomcast::{Answer, Query, QueryResult, Room, Shard, SocketId};
+use serde_json::json;
 
-use crate::handshake::{http_response, percent_decode, Request as HttpRequest};
-use crate::router::{Context, Method, Request, Response, Router};
+use super::app_state::AppState;
+use super::env::{AnswerSink, AnswerTo, ConnKey};
+use crate::protocol::http::{http_response, percent, Request as HttpRequest};
+use crate::protocol::sio::body::{depth_within, MAX_JSON_DEPTH};
+use crate::protocol::sio::{Body, Method, Request, Response};
+use crate::router::Context;
 
 /// Most member ids `GET /api/rooms/:room` lists unless `?limit=` says otherwise.
 pub(crate) const DEFAULT_MEMBER_LIMIT: usize = 1000;
 /// Largest `?limit=` accepted.
 pub(crate) const MAX_MEMBER_LIMIT: usize = 100_000;
 
-/// The demo page (our own HTML and JavaScript).
-const DEMO_PAGE: &str = include_str!("demo.html");
+/// The demo page (our own HTML and JavaScript, on the socket.io client below).
+const DEMO_PAGE: &str = include_str!("assets/demo.html");
+/// The socket.io browser client (socket.io-client 4.8.1, MIT; its source map
+/// line removed), served like socket.io servers do at
+/// `<path>/socket.io.js`, so pages written for them load it unchanged.
+const CLIENT_JS: &str = include_str!("assets/socket.io.min.js");
 
 /// A read-only admin query that needs shards other than the worker's own.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Query {
+pub(crate) enum AdminQuery {
     /// `GET /api/rooms/:room`: member count and up to `limit` ids.
     Room { room: String, limit: usize },
     /// `GET /api/sockets/:id`: the socket's rooms.
@@ -42,7 +50,10 @@ pub(crate) enum Routed {
     /// Write this response (`status`, content type, body).
     Reply(u16, &'static str, Vec<u8>),
     /// Run the query, then answer.
-    Park(Query),
+    Park(AdminQuery),
+    /// A write route deferred its answer (it waits for another node): park
+    /// until it comes through the answer sink.
+    Wait,
     /// `GET /metrics`: the worker renders the metrics.
     Metrics,
 }
@@ -103,10 +114,12 @@ fn method_of(name: &str) -> Option<Method> {
 pub(crate) fn route(
     req: &HttpRequest,
     body: &[u8],
-    admin: &Router,
-    admin_token: Option<&str>,
+    app: &AppState,
     shard: &mut roomcast::Shard,
+    answers: (&AnswerSink, ConnKey),
 ) -> Routed {
+    let admin = &app.admin;
+    let admin_token = app.config.admin_token.as_deref();
     let get = matches!(req.method.as_str(), "GET" | "HEAD");
     match req.path.as_str() {
         "/health" if get => {
@@ -118,6 +131,13 @@ pub(crate) fn route(
                 200,
                 "text/html; charset=utf-8",
                 DEMO_PAGE.as_bytes().to_vec(),
+            )
+        }
+        p if get && app.handshake.is_client_script(p) => {
+            return Routed::Reply(
+                200,
+                "application/javascript; charset=utf-8",
+                CLIENT_JS.as_bytes().to_vec(),
             )
         }
         _ => {}
@@ -132,8 +152,15 @@ pub(crate) fn route(
         return Routed::json(&resp);
     }
     if get {
+        if rest == "cluster" {
+            return Routed::json(&Response::ok(cluster_status(app, shard)));
+        }
         if let Some(room) = rest.strip_prefix("rooms/") {
-            let room = percent_decode(room);
+            let Some(room) = percent::decode_strict(room, false) else {
+                return Routed::json(&Response::bad_request(
+                    "malformed percent-encoding (or not UTF-8) in the room name",
+                ));
+            };
             if room.is_empty() {
                 return Routed::json(&Response::bad_request("empty room name"));
             }
@@ -148,12 +175,14 @@ pub(crate) fn route(
                     }
                 },
             };
-            return Routed::Park(Query::Room { room, limit });
+            return Routed::Park(AdminQuery::Room { room, limit });
         }
         if let Some(id) = rest.strip_prefix("sockets/") {
-            return match percent_decode(id).parse::<SocketId>() {
-                Ok(id) => Routed::Park(Query::Socket { id }),
-                Err(e) => Routed::json(&Response::from_core_error(&e)),
+            // Any id that is not a live socket is unknown, malformed ones too.
+            let id = percent::decode_lossy(id);
+            return match id.parse::<SocketId>() {
+                Ok(id) => Routed::Park(AdminQuery::Socket { id }),
+                Err(_) => Routed::json(&Response::unknown_sockets(&[id])),
             };
         }
     }
@@ -163,11 +192,15 @@ pub(crate) fn route(
             req.method, req.path
         )));
     };
-    let data: Value = if body.iter().all(u8::is_ascii_whitespace) {
-        Value::Null
+    let data = if body.iter().all(u8::is_ascii_whitespace) {
+        Body::null()
+    } else if !std::str::from_utf8(body).is_ok_and(|t| depth_within(t, MAX_JSON_DEPTH)) {
+        return Routed::json(&Response::bad_request(&format!(
+            "the request body is not valid JSON (UTF-8, nested at most {MAX_JSON_DEPTH} deep)"
+        )));
     } else {
-        match serde_json::from_slice(body) {
-            Ok(v) => v,
+        match serde_json::from_slice::<Box<serde_json::value::RawValue>>(body) {
+            Ok(raw) => Body::from_raw(raw),
             Err(e) => {
                 return Routed::json(&Response::bad_request(&format!(
                     "the request body is not valid JSON: {e}"
@@ -179,17 +212,125 @@ pub(crate) fn route(
         Ok(r) => r.with_body(data),
         Err(resp) => return Routed::json(&resp),
     };
-    Routed::json(&admin.dispatch(&mut Context::new(shard, None), request))
+    let (sink, key) = answers;
+    let later = || sink.later(key, AnswerTo::Http);
+    let mut ctx = Context::new(shard, None).with_later(&later);
+    let response = admin.dispatch(&mut ctx, request);
+    if ctx.is_deferred() {
+        return Routed::Wait;
+    }
+    Routed::json(&response)
 }
 
-/// The body of a finished [`Query::Room`].
-pub(crate) fn room_body(room: &str, count: usize, members: &[String]) -> Value {
-    json!({
+/// `GET /api/cluster`: the cluster's nodes, or this lone node (`"redis": "off"`).
+fn cluster_status(app: &AppState, shard: &roomcast::Shard) -> serde_json::Value {
+    match &app.cluster {
+        Some(view) => view.status(),
+        None => json!({
+            "self": app.config.node_name,
+            "redis": "off",
+            "nodes": [{
+                "id": app.config.node_name,
+                "sockets": shard.node_live_sockets(),
+                "lastSeenMs": 0,
+            }],
+        }),
+    }
+}
+
+/// Starts `query` on every shard (and node); its answer is sent to connection
+/// `key` through `sink` as a response.
+///
+/// # Errors
+///
+/// The core's refusal (a bad room name).
+pub(crate) fn ask(
+    shard: &mut Shard,
+    query: AdminQuery,
+    sink: AnswerSink,
+    key: ConnKey,
+) -> Result<(), roomcast::Error> {
+    match query {
+        AdminQuery::Socket { id } => shard.query(Query::Socket { id }, move |r| {
+            sink.send(key, socket_body(id, r));
+        }),
+        AdminQuery::Room { room, limit } => shard.query(
+            Query::Room {
+                room: Room::new(&room),
+                limit,
+            },
+            move |r| sink.send(key, room_body(&room, r)),
+        ),
+    }
+}
+
+/// 503 `E_CLUSTER_UNAVAILABLE`: Redis is down, other nodes cannot be asked.
+fn unavailable() -> Response {
+    Response::error(
+        503,
+        "E_CLUSTER_UNAVAILABLE",
+        "the cluster bus (Redis) is down: other nodes cannot be asked",
+    )
+}
+
+/// `GET /api/sockets/:id`: its rooms, or 404 `E_UNKNOWN_SOCKET` (503 if its
+/// node cannot be asked or did not answer).
+fn socket_body(id: SocketId, r: QueryResult) -> Response {
+    if r.unavailable {
+        return unavailable();
+    }
+    if !r.missing.is_empty() {
+        return Response::error(
+            503,
+            "E_CLUSTER_UNAVAILABLE",
+            &format!("node {} did not answer in time", r.missing.join(", ")),
+        );
+    }
+    match r.answer {
+        Answer::Socket {
+            rooms: Some(rooms),
+            user,
+            data,
+            address,
+        } => {
+            let mut body = json!({"id": id.to_string(), "rooms": rooms});
+            if let Some(user) = user {
+                body["user"] = json!(user);
+            }
+            if let Some(address) = address {
+                body["address"] = json!(address);
+            }
+            if let Some(data) =
+                data.and_then(|d| serde_json::from_str::<serde_json::Value>(&d).ok())
+            {
+                body["data"] = data;
+            }
+            Response::ok(body)
+        }
+
+        _ => Response::unknown_sockets(&[id.to_string()]),
+    }
+}
+
+/// `GET /api/rooms/:room`: the count and up to `limit` member ids, over the
+/// cluster; `partial` with the `missing` nodes when some did not answer in time.
+fn room_body(room: &str, r: QueryResult) -> Response {
+    if r.unavailable {
+        return unavailable();
+    }
+    let Answer::Room { count, members } = r.answer else {
+        return Response::error(500, "E_INTERNAL", "wrong answer kind");
+    };
+    let members: Vec<String> = members.iter().map(ToString::to_string).collect();
+    let truncated = count > members.len();
+    Response::ok(json!({
         "room": room,
         "count": count,
         "members": members,
-        "truncated": count > members.len(),
-    })
+        "truncated": truncated,
+        "partial": !r.missing.is_empty(),
+        "missing": r.missing,
+    }))
 }
 
 /// Renders a response; `head_only` drops the body (HEAD) but keeps its length.

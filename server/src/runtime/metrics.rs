@@ -12,8 +12,10 @@
 //! | `roomcast_connections` | gauge | `worker`, `protocol` (`eio3`, `eio4`) |
 //! | `roomcast_sockets`, `roomcast_rooms`, `roomcast_memberships` | gauge | `worker` |
 //! | `roomcast_broadcasts_total`, `roomcast_deliveries_total`, `roomcast_writes_total`, `roomcast_written_bytes_total`, `roomcast_slow_consumer_closes_total` | counter | `worker` |
-//! | `roomcast_protocol_errors_total` | counter | `kind` (`http`, `websocket`, `engine_io`, `socket_io`, `heartbeat`) |
+//! | `roomcast_protocol_errors_total` | counter | `kind` (`http`, `handshake`, `websocket`, `engine_io`, `socket_io`, `heartbeat`) |
 //! | `roomcast_accepted_connections_total`, `roomcast_upgrades_total`, `roomcast_rejected_requests_total` | counter | — |
+//! | `roomcast_log_lines_dropped_total` | counter | — |
+//! | `roomcast_access_refusals_total` | counter | `reason` (`origin`, `token_missing`, `token_invalid`, `token_expired`, `token_not_yet_valid`, `room_forbidden`, `rate_limited`, `rate_abuse`, `webhook_refused`, `webhook_timeout`, `webhook_error`, `webhook_busy`) |
 //! | `roomcast_loop_iteration_seconds` | histogram | `worker` |
 //!
 //! Deliveries per write (the coalescing the design aims at) is
@@ -29,7 +31,21 @@ use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 use roomcast::ShardStats;
 
-use super::RuntimeStats;
+/// Counters of the whole server (relaxed atomics, for logs, metrics and
+/// [`StatsHandle`](crate::app::StatsHandle)).
+#[derive(Debug, Default)]
+pub(crate) struct RuntimeStats {
+    /// Connections accepted.
+    pub(crate) accepted: AtomicU64,
+    /// WebSocket upgrades completed.
+    pub(crate) upgraded: AtomicU64,
+    /// Requests refused before the upgrade (HTTP errors).
+    pub(crate) rejected: AtomicU64,
+    /// Connections closed as slow consumers.
+    pub(crate) slow_consumers: AtomicU64,
+    /// Connections handed to the worker that owns their long-polling session.
+    pub(crate) handovers: AtomicU64,
+}
 
 /// The `Content-Type` of `GET /metrics`.
 pub(crate) const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -40,9 +56,11 @@ type Labels = Vec<(&'static str, String)>;
 pub(crate) struct Metrics {
     registry: Registry,
     protocol_errors: Family<Labels, Counter>,
+    access_refusals: Family<Labels, Counter>,
     accepted: Counter,
     upgraded: Counter,
     rejected: Counter,
+    log_dropped: Counter,
     workers: Vec<WorkerMetrics>,
 }
 
@@ -127,6 +145,11 @@ impl Metrics {
             "Connections refused or closed for a protocol error, by kind",
             &mut registry,
         );
+        let access_refusals = counter(
+            "access_refusals",
+            "Connections and calls refused by the access rules (tokens, origins, rooms, rates), by reason",
+            &mut registry,
+        );
         let loop_seconds: Family<Labels, Histogram, fn() -> Histogram> =
             Family::new_with_constructor(|| Histogram::new(exponential_buckets(1e-6, 4.0, 12)));
         registry.register(
@@ -147,6 +170,12 @@ impl Metrics {
             "rejected_requests",
             "HTTP requests refused before an upgrade",
             rejected.clone(),
+        );
+        let log_dropped = Counter::default();
+        registry.register(
+            "log_lines_dropped",
+            "Log lines dropped: the log writer could not keep up, stderr refused them, or the per-worker limit on client-caused lines held them back",
+            log_dropped.clone(),
         );
         let workers = (0..workers)
             .map(|w| {
@@ -174,11 +203,18 @@ impl Metrics {
         Metrics {
             registry,
             protocol_errors,
+            access_refusals,
             accepted,
             upgraded,
             rejected,
+            log_dropped,
             workers,
         }
+    }
+
+    /// Adds the cluster's metrics (`roomcast_cluster_…`).
+    pub(crate) fn register_cluster(&mut self, cluster: &crate::cluster::metrics::ClusterMetrics) {
+        cluster.register(&mut self.registry);
     }
 
     /// Worker `index`'s handles.
@@ -196,11 +232,19 @@ impl Metrics {
             .inc();
     }
 
+    /// Counts an access refusal for `reason`.
+    pub(crate) fn access_refusal(&self, reason: &'static str) {
+        self.access_refusals
+            .get_or_create(&vec![("reason", reason.to_owned())])
+            .inc();
+    }
+
     /// The text exposition, with the runtime's own counters as of now.
     pub(crate) fn render(&self, stats: &RuntimeStats) -> String {
         store(&self.accepted, stats.accepted.load(Ordering::Relaxed));
         store(&self.upgraded, stats.upgraded.load(Ordering::Relaxed));
         store(&self.rejected, stats.rejected.load(Ordering::Relaxed));
+        store(&self.log_dropped, crate::logging::dropped_lines());
         let mut out = String::new();
         if encode(&mut out, &self.registry).is_err() {
             out.clear();

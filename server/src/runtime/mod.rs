@@ -20,7 +20,8 @@
 //!   burst overflowed the kernel's accept queue, clients' SYNs were dropped and
 //!   retried a second later (2.4k connections/s); the listener is now bound with
 //!   `backlog` (default 4096, capped by `net.core.somaxconn`).
-//! * **Workers**: see [`worker`]. Everything a connection does happens on its
+//! * **Workers**: see `worker.rs` (the readiness loop) and `connection.rs` (each
+//!   connection's phases). Everything a connection does happens on its
 //!   worker: its HTTP handshake, its WebSocket and Engine.IO/Socket.IO state, its
 //!   route actions (with the worker's shard, so a route's broadcast reaches the
 //!   requester before the ack), and its writes. Other threads reach a worker's
@@ -34,9 +35,9 @@
 //! the id `GET /sockets/id` returns and rooms are keyed by. The socket is
 //! `activate`d (joins its own room, reached by blasts) when the `/` CONNECT is
 //! accepted; a CONNECT to another namespace is answered with the same id. A `41`
-//! on `/` makes the socket leave every room it joined; the id stays the
-//! connection's until it closes (a new `40` gets the same id back; blasts still
-//! reach it meanwhile and the client ignores them, as it has no `/` socket).
+//! on `/` deactivates the socket: it leaves every room (its own id room too) and
+//! is no longer reached by blasts; the id stays the connection's until it closes
+//! (a new `40` gets the same id back and activates it again).
 //!
 //! # Bytes out
 //!
@@ -59,7 +60,7 @@
 //! * A connection that has not completed its request head within
 //!   `handshake_timeout_ms` (10 s) is closed. Plain HTTP requests (`/health`,
 //!   `/metrics`, the demo page at `/`, the admin API under `/api/`; see
-//!   [`admin_http`]) are HTTP/1.1 keep-alive: after a response the same deadline
+//!   `admin_http.rs`) are HTTP/1.1 keep-alive: after a response the same deadline
 //!   applies to the next request, head *and* body, so a slow, idle or garbage
 //!   client is closed after it without touching any WebSocket. Bodies need a
 //!   `Content-Length` of at most `max_http_body` (1 MiB; else `413`; chunked
@@ -67,9 +68,9 @@
 //!   answer is pending, so pipelined requests are answered in order.
 //! * Admin reads that need every shard (`GET /api/rooms/:room`) or another shard
 //!   (`GET /api/sockets/:id`) never block a worker: the connection is *parked*,
-//!   an `Engine::on_shard` closure per shard adds its part to a shared collector,
-//!   and the last one sends the answer over a channel and wakes the requesting
-//!   worker's `Waker`, which writes it (503 if it does not come within
+//!   `Engine::query` mails the query to every shard, each adds its part, and the
+//!   last one sends the answer over a channel and wakes the requesting worker's
+//!   `Waker`, which writes it (503 if it does not come within
 //!   `handshake_timeout_ms`).
 //! * WebSocket messages: at most `max_payload` bytes, else close 1009; the read
 //!   buffer holds at most one read chunk plus one partial frame header (the codec
@@ -78,126 +79,73 @@
 //!   kept in per-worker deadline FIFOs (`deadlines.rs`; lazy: an entry is checked against the
 //!   connection's current deadline when it fires).
 //! * After we send a close frame, the peer has `close_timeout_ms` (2 s) to answer.
-//! * A connection is read at most [`worker::READS_PER_TICK`] times a tick so one
+//! * A connection is read at most `READS_PER_TICK` (16) times a tick so one
 //!   busy client cannot starve the others.
 //!
 //! Nothing here panics on input: every bad input closes only its connection, with
 //! an HTTP status or a WebSocket close code, and a `tracing` line.
 //!
-//! # Measured
-//!
-//! Release build, 2 workers on this shared 2-core machine, `--policy open`; an
-//! ad-hoc Node.js client (the `ws` package, one process) holding 1000 sockets
-//! in one room while one of them sends 2000 `POST /sockets/broadcast` requests
-//! of a 64-byte payload, 32 outstanding: 2 000 000 deliveries in 2.75 s
-//! (≈ 730 k/s; the single Node process receiving them is the bottleneck), with
-//! the server using 0.12 s user + 1.03 s system CPU in all (≈ 0.6 µs a delivery,
-//! nearly all of it in `writev`) and a peak RSS of 6.8 MB. A `GET /sockets/id`
-//! round trip on the idle server: p50 ≈ 35 µs, p99 ≈ 0.2 ms.
+//! Throughput and latency figures, with the commands that produced them, are in
+//! `BENCHMARKS.md`.
 //!
 //! # Shutdown
 //!
 //! [`ShutdownSignal::trigger`] sets a flag and wakes every thread: the acceptor
 //! drops the listener, each worker sends close 1001 `"server shutting down"` on
 //! every WebSocket, drops connections still in their handshake, and keeps running
-//! until its connections are gone or `shutdown_grace_ms` passes.
+//! until its connections are gone or `shutdown_timeout_ms` passes.
 
 mod acceptor;
+mod access_table;
 mod admin_http;
-mod deadlines;
-mod engine_echo;
-mod metrics;
-pub(crate) mod worker;
+mod admission;
 
-use std::collections::{HashMap, HashSet};
+mod app_state;
+mod conn_key;
+mod connection;
+mod deadlines;
+#[cfg(feature = "engine-echo")]
+mod engine_echo;
+mod env;
+#[cfg(feature = "fuzzing")]
+pub(crate) mod fuzz_driver;
+mod log_limit;
+mod metrics;
+mod poll_table;
+mod polling;
+mod session_events;
+mod shutdown;
+mod slab;
+mod stream_writer;
+mod webhook;
+mod worker;
+
 use std::fmt;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use mio::{Poll, Waker};
-use roomcast::{Engine, EngineConfig, Shard};
+use roomcast::{Engine, EngineConfig};
 
-use crate::app::{ConnectHook, EventHandler, Router};
-use crate::config::ServerConfig;
-
-/// Token of each poll's waker.
-pub(crate) const WAKER: mio::Token = mio::Token(usize::MAX);
-
-/// Everything the workers share, read-only.
-pub(crate) struct App {
-    pub(crate) router: Router,
-    pub(crate) admin: Router,
-    pub(crate) namespaces: HashSet<String>,
-    pub(crate) connect_hooks: HashMap<String, ConnectHook>,
-    pub(crate) event_handlers: HashMap<(String, String), EventHandler>,
-    pub(crate) engine_echo: Option<String>,
-    pub(crate) config: ServerConfig,
-}
-
-/// Counters of the whole server (relaxed atomics, for logs and metrics).
-#[derive(Debug, Default)]
-pub(crate) struct RuntimeStats {
-    /// Connections accepted.
-    pub(crate) accepted: AtomicU64,
-    /// WebSocket upgrades completed.
-    pub(crate) upgraded: AtomicU64,
-    /// Requests refused before the upgrade (HTTP errors).
-    pub(crate) rejected: AtomicU64,
-    /// Connections closed as slow consumers.
-    pub(crate) slow_consumers: AtomicU64,
-}
-
-/// The shared shutdown flag and every thread's waker.
-#[derive(Clone)]
-pub(crate) struct ShutdownSignal {
-    flag: Arc<AtomicBool>,
-    wakers: Arc<Vec<Arc<Waker>>>,
-}
-
-impl fmt::Debug for ShutdownSignal {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ShutdownSignal")
-            .field("triggered", &self.is_triggered())
-            .finish()
-    }
-}
-
-impl ShutdownSignal {
-    pub(crate) fn trigger(&self) {
-        if !self.flag.swap(true, Ordering::AcqRel) {
-            tracing::info!("shutdown requested");
-        }
-        for w in self.wakers.iter() {
-            let _ = w.wake();
-        }
-    }
-
-    pub(crate) fn is_triggered(&self) -> bool {
-        self.flag.load(Ordering::Acquire)
-    }
-}
-
-/// A worker not yet started: its poll, waker and shard.
-struct WorkerParts {
-    poll: Poll,
-    waker: Arc<Waker>,
-    shard: Shard,
-    incoming: crossbeam_channel::Receiver<mio::net::TcpStream>,
-}
+pub(crate) use app_state::AppState;
+pub(crate) use metrics::RuntimeStats;
+pub(crate) use shutdown::ShutdownSignal;
+use worker::{Worker, WorkerParts, WAKER};
 
 /// The bound server before and while it runs.
 pub(crate) struct Runtime {
-    app: Arc<App>,
+    app: Arc<AppState>,
     engine: Engine,
     listener: mio::net::TcpListener,
     acceptor_poll: Poll,
     local_addr: SocketAddr,
     workers: Vec<WorkerParts>,
-    senders: Vec<(crossbeam_channel::Sender<mio::net::TcpStream>, Arc<Waker>)>,
+    senders: worker::Peers,
     signal: ShutdownSignal,
     stats: Arc<RuntimeStats>,
     metrics: Arc<metrics::Metrics>,
+    cluster: Option<crate::cluster::Cluster>,
 }
 
 impl fmt::Debug for Runtime {
@@ -225,11 +173,16 @@ fn bind_listener(
 }
 
 impl Runtime {
-    pub(crate) fn new(app: App) -> std::io::Result<Runtime> {
+    pub(crate) fn new(mut app: AppState) -> std::io::Result<Runtime> {
         let n = app.config.workers.max(1);
         let (engine, shards) = Engine::new(EngineConfig {
             shards: n,
+            node: app.config.node,
             outbound_limit: app.config.outbound_limit,
+            max_rooms_per_socket: app.config.max_rooms_per_socket,
+            max_room_name_len: app.config.max_room_name_len,
+            // Node peers of a mixed cluster expect socket.io's 20 characters.
+            short_ids: app.config.cluster_compat.is_some(),
             ..EngineConfig::default()
         });
         let listener = bind_listener(app.config.addr, app.config.backlog)?;
@@ -256,6 +209,32 @@ impl Runtime {
                 incoming: rx,
             });
         }
+        let mut metrics = metrics::Metrics::new(n);
+        let cluster = match app.config.redis.clone() {
+            None => None,
+            Some(redis) => {
+                let c = &app.config;
+                let cluster_metrics = crate::cluster::metrics::ClusterMetrics::default();
+                metrics.register_cluster(&cluster_metrics);
+                let config = crate::cluster::ClusterConfig {
+                    redis,
+                    prefix: c.cluster_prefix.clone(),
+                    buffer: c.cluster_buffer,
+                    timeout_ms: c.cluster_timeout_ms,
+                    // Room lists and payloads are bounded by these on every node.
+                    max_message: (2 * c.max_payload.max(c.max_http_body) + (64 << 10)).max(4 << 20),
+                    compat: c.cluster_compat.map(|mode| crate::cluster::CompatConfig {
+                        key: c.cluster_compat_key.clone(),
+                        sails: mode == crate::config::ClusterCompat::Sails,
+                    }),
+                };
+                let cluster =
+                    crate::cluster::Cluster::start(&engine, &c.node_name, config, cluster_metrics)
+                        .map_err(std::io::Error::other)?;
+                app.cluster = Some(cluster.view());
+                Some(cluster)
+            }
+        };
         Ok(Runtime {
             app: Arc::new(app),
             engine,
@@ -263,13 +242,11 @@ impl Runtime {
             acceptor_poll,
             local_addr,
             workers,
-            senders,
-            signal: ShutdownSignal {
-                flag: Arc::new(AtomicBool::new(false)),
-                wakers: Arc::new(wakers),
-            },
+            senders: Arc::new(senders),
+            signal: ShutdownSignal::new(wakers),
             stats: Arc::new(RuntimeStats::default()),
-            metrics: Arc::new(metrics::Metrics::new(n)),
+            metrics: Arc::new(metrics),
+            cluster,
         })
     }
 
@@ -292,7 +269,7 @@ impl Runtime {
     pub(crate) fn run(self) -> std::io::Result<()> {
         let Runtime {
             app,
-            engine: _engine,
+            engine,
             listener,
             acceptor_poll,
             local_addr,
@@ -301,33 +278,33 @@ impl Runtime {
             signal,
             stats,
             metrics,
+            mut cluster,
         } = self;
         tracing::info!(
-            "roomcast listening on {local_addr} ({} workers); clients connect to ws://{local_addr}/socket.io/",
-            workers.len()
+            "roomcast listening on {local_addr} ({} worker{}, node {}); clients connect to http://{local_addr}/socket.io/ (long-polling or WebSocket)",
+            workers.len(),
+            if workers.len() == 1 { "" } else { "s" },
+            app.config.node_name,
         );
         let mut handles = Vec::with_capacity(workers.len() + 1);
         for (index, parts) in workers.into_iter().enumerate() {
-            let app = Arc::clone(&app);
+            let worker = Worker::new(
+                index,
+                parts,
+                engine.clone(),
+                Arc::clone(&app),
+                Arc::clone(&metrics),
+                Arc::clone(&stats),
+                Arc::clone(&senders),
+            );
             let signal = signal.clone();
-            let stats = Arc::clone(&stats);
-            let metrics = Arc::clone(&metrics);
             let h = std::thread::Builder::new()
                 .name(format!("roomcast-worker-{index}"))
                 .spawn(move || {
-                    let r = worker::Worker::new(
-                        index,
-                        parts.poll,
-                        parts.shard,
-                        app,
-                        Arc::clone(&parts.waker),
-                        metrics,
-                    )
-                    .run(&parts.incoming, &signal, &stats);
+                    let r = worker.run(&signal);
                     if r.is_err() {
                         signal.trigger();
                     }
-                    drop(parts.waker);
                     r
                 })?;
             handles.push(h);
@@ -359,6 +336,9 @@ impl Runtime {
                     result = Err(std::io::Error::other("a server thread panicked"));
                 }
             }
+        }
+        if let Some(c) = cluster.as_mut() {
+            c.stop();
         }
         tracing::info!(
             accepted = stats.accepted.load(Ordering::Relaxed),
