@@ -43,6 +43,7 @@
 //! which has no element budget, reads the reserved `0xc1` as nil and only
 //! notices a forged length once the input runs out.
 
+use std::collections::HashMap;
 use std::fmt;
 
 use bytes::Bytes;
@@ -334,11 +335,25 @@ pub(crate) fn to_json(value: &Value, attachments: &mut Vec<Bytes>) -> Result<Jso
                 .collect::<Result<_, _>>()?,
         ),
         Value::Map(m) => {
-            let mut o = Map::new();
+            // JS: the last duplicate wins, in the first one's place, and only
+            // the winners' binaries become attachments (numbered in the
+            // object's order, as socket.io-parser walks it). A value that
+            // loses is still checked, as notepack decodes it before dropping it.
+            let mut winners: Vec<(String, &Value)> = Vec::with_capacity(m.len());
+            let mut at: HashMap<String, usize> = HashMap::with_capacity(m.len());
             for (k, v) in m {
-                let v = to_json(v, attachments)?;
-                // JS: the last duplicate wins, in the first one's place.
-                o.insert(key(k)?, v);
+                let k = key(k)?;
+                if let Some(&i) = at.get(&k) {
+                    to_json(winners[i].1, &mut Vec::new())?;
+                    winners[i].1 = v;
+                } else {
+                    at.insert(k.clone(), winners.len());
+                    winners.push((k, v));
+                }
+            }
+            let mut o = Map::new();
+            for (k, v) in winners {
+                o.insert(k, to_json(v, attachments)?);
             }
             Json::Object(o)
         }

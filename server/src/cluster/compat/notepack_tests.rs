@@ -197,6 +197,25 @@ fn other_extensions_and_keys() {
         json!({"1": "a", "true": "b", "null": "c"})
     );
     assert_eq!(json_of(&hex("82a16101a16102")).unwrap().0, json!({"a": 2}));
+    // A binary in a value that loses to a later duplicate is no attachment
+    // (found by fuzzing: it was kept, an attachment nothing pointed at);
+    // the winners' binaries are numbered in the object's order.
+    let (j, att) = json_of(&hex("83a161c401aaa162c401bba161c401cc")).unwrap();
+    assert_eq!(
+        j,
+        json!({"a": {"_placeholder": true, "num": 0}, "b": {"_placeholder": true, "num": 1}})
+    );
+    assert_eq!(
+        att,
+        [Bytes::from_static(&[0xcc]), Bytes::from_static(&[0xbb])]
+    );
+    let (j, att) = json_of(&hex("82a161c400a16180")).unwrap();
+    assert_eq!((j, att.len()), (json!({"a": {}}), 0));
+    // A loser is still read: what notepack cannot decode is refused.
+    assert_eq!(
+        json_of(&hex("82a161d40100a16101")),
+        Err(NotepackError::UnsupportedExt(1))
+    );
     assert_eq!(json_of(&hex("81900a")), Err(NotepackError::BadKey));
     // Not UTF-8: replaced, like a lossy decode.
     let v = decode(&hex("a2ff41")).unwrap();
