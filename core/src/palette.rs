@@ -72,6 +72,11 @@ struct Outbox {
     backlog: Option<Box<Backlog>>,
     /// Passed the outbound limit: nothing more is queued or written.
     overflowed: bool,
+    /// Its socket is sealed (its close frame was the last thing queued):
+    /// the limit no longer cuts it off, so what is queued, close included,
+    /// is still written. Nothing more can be queued to it, and the owner's
+    /// close deadline bounds how long it is kept.
+    sealed: bool,
 }
 
 /// Delivery counters.
@@ -145,6 +150,12 @@ impl Palette {
             self.outboxes.resize_with(n, Outbox::default);
             self.slow.resize(n.div_ceil(64), 0);
         }
+    }
+
+    /// `slot`'s socket is sealed: what is queued to it (its close frame last)
+    /// is written whatever its size, not cut off as a slow consumer.
+    pub(crate) fn seal(&mut self, slot: u32) {
+        self.outboxes[slot as usize].sealed = true;
     }
 
     /// Forgets everything queued to `slot` (its socket is gone; the slot may be
@@ -357,10 +368,11 @@ impl Palette {
 
     fn check_overflow(&mut self, slot: u32) {
         let outbox = &mut self.outboxes[slot as usize];
-        if outbox
-            .backlog
-            .as_ref()
-            .is_some_and(|b| b.bytes > self.outbound_limit)
+        if !outbox.sealed
+            && outbox
+                .backlog
+                .as_ref()
+                .is_some_and(|b| b.bytes > self.outbound_limit)
         {
             outbox.backlog = None;
             outbox.overflowed = true;

@@ -106,6 +106,56 @@ fn a_sealed_socket_gets_nothing_after_its_close_frame() {
 }
 
 #[test]
+fn a_sealed_socket_near_its_outbound_limit_still_gets_its_close() {
+    // Shutdown with a flood in flight: a socket whose backlog is just under the
+    // limit is sent its last frames and its close, then sealed. The limit no
+    // longer cuts it off (it can get nothing more), so the close arrives after
+    // everything queued before it instead of the socket being dropped.
+    let (_engine, mut shards) = Engine::new(EngineConfig {
+        outbound_limit: 1000,
+        ..EngineConfig::default()
+    });
+    let s = &mut shards[0];
+    let a = s.connect().unwrap();
+    let b = s.connect().unwrap();
+    s.join([a, b], "r").unwrap();
+    let mut w = MemoryWriter::default();
+    w.block(a);
+    let mut sent = 0;
+    while s.backlog_bytes(a) + 40 < 1000 {
+        s.broadcast_frame("r", &frame(sent), None).unwrap();
+        s.drain(&mut w);
+        sent += 1;
+    }
+    assert!(s.take_closed().is_empty());
+    s.broadcast_frame("r", &frame(sent), None).unwrap();
+    sent += 1;
+    assert!(s.send(a, Bytes::from(vec![b'x'; 200])));
+    assert!(s.send(a, Bytes::from_static(b"CLOSE")));
+    assert!(s.seal(a));
+    s.drain(&mut w);
+    assert!(s.backlog_bytes(a) > 1000, "past the limit, kept");
+    assert!(s.take_closed().is_empty(), "not cut off as a slow consumer");
+    assert_eq!(s.stats().slow_consumers, 0);
+    w.unblock(a);
+    while !s.flush(a, &mut w) {}
+    let got = w.received(a);
+    assert!(got.ends_with(b"CLOSE"), "the close arrives, last");
+    let frames = split_frames(&got[..got.len() - 205]);
+    let want: Vec<String> = (0..sent).map(|i| format!(r#"42["n",{i}]"#)).collect();
+    assert_eq!(frames, want, "everything queued before it, in order");
+    // A socket that is not sealed is still cut off at the limit.
+    w.block(b);
+    for i in 0..200 {
+        s.broadcast_frame("r", &frame(i), None).unwrap();
+        s.drain(&mut w);
+    }
+    assert_eq!(s.take_closed().len(), 1);
+    assert!(s.disconnect(a));
+    s.validate().unwrap();
+}
+
+#[test]
 fn a_socket_joins_at_most_max_rooms() {
     let (engine, mut shards) = Engine::new(EngineConfig {
         shards: 2,

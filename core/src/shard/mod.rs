@@ -342,7 +342,9 @@ impl Shard {
     /// Seals a socket whose transport is closing (its close frame was the last
     /// thing queued to it): it leaves every room, is no longer connected, and
     /// nothing more is queued to it — RFC 6455 allows no data frame after a
-    /// Close. What was queued before is still written. Returns false if `id` is
+    /// Close. What was queued before is still written, past the outbound limit
+    /// too (it can no longer grow, so the close frame is not lost to a
+    /// slow-consumer cut-off; the owner's close deadline bounds it). Returns false if `id` is
     /// not an open or connected socket of this shard.
     pub fn seal(&mut self, id: SocketId) -> bool {
         let Some(slot) = self.local_slot(id) else {
@@ -353,6 +355,7 @@ impl Shard {
         }
         self.leave_everything(slot);
         self.slots[slot as usize].state = SlotState::Sealed;
+        self.palette.seal(slot);
         true
     }
 
