@@ -1661,15 +1661,27 @@ fn cross_worker_burst(ctx: &mut Ctx<'_>) -> Result<(), String> {
         "spike: {closed_b} of {n_recv} receivers closed (slow consumers)"
     ));
     drop(keep);
+    // A socket that was closing when the spike ended keeps what was queued to
+    // it until its close deadline (2 s): memory must be back within 10 s of the
+    // spike's end (read every 250 ms from 4 s on).
     std::thread::sleep(Duration::from_secs(3));
     if let (Some(pid), Some(before)) = (ctx.pid(), ctx.rss_before_kb) {
-        let now = server::rss_kb(pid).unwrap_or(0);
-        let kept = now.saturating_sub(before) as f64 / 1024.0;
         let allowed = (spike * 0.25).max(4.0);
+        let since = Instant::now();
+        let mut kept;
+        loop {
+            let now = server::rss_kb(pid).unwrap_or(0);
+            kept = now.saturating_sub(before) as f64 / 1024.0;
+            if kept <= allowed || since.elapsed() >= Duration::from_secs(6) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        let after_s = 4.0 + since.elapsed().as_secs_f64();
         ctx.check(
-            "memory is given back after the spike: 4 s later RSS ≤ before + max(4 MB, 25 % of the spike)",
+            "memory is given back after the spike: within 10 s RSS ≤ before + max(4 MB, 25 % of the spike)",
             kept <= allowed,
-            format!("{kept:.1} MB still held of a {spike:.1} MB spike"),
+            format!("{kept:.1} MB still held of a {spike:.1} MB spike after {after_s:.1} s"),
         );
     }
     ctx.check_alive("server alive");
