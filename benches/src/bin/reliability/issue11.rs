@@ -1283,6 +1283,18 @@ fn sigterm_shutdown(ctx: &mut Ctx<'_>) -> Result<(), String> {
         let _ = s.write_all(b"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\n");
         partial.push(s);
     }
+    // The clients read the flow from now on (a client that stops reading
+    // while the room is flooded is rightly closed as a slow consumer first).
+    let reading = Instant::now();
+    let readers: Vec<_> = clients
+        .into_iter()
+        .map(|(name, mut c, echo)| {
+            std::thread::spawn(move || {
+                let e = c.read_until_closed(reading + Duration::from_secs(9), echo);
+                (name, e)
+            })
+        })
+        .collect();
     std::thread::sleep(Duration::from_millis(300));
     ctx.end_measurements();
     let t0 = Instant::now();
@@ -1291,15 +1303,6 @@ fn sigterm_shutdown(ctx: &mut Ctx<'_>) -> Result<(), String> {
     };
     srv.signal(libc::SIGTERM);
     ctx.server_ended = true;
-    let readers: Vec<_> = clients
-        .into_iter()
-        .map(|(name, mut c, echo)| {
-            std::thread::spawn(move || {
-                let e = c.read_until_closed(t0 + Duration::from_secs(8), echo);
-                (name, e)
-            })
-        })
-        .collect();
     // Stop accepting.
     std::thread::sleep(Duration::from_millis(300));
     let fresh = client::tcp(addr, Duration::from_secs(1)).and_then(|mut s| {
